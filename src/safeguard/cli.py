@@ -1,0 +1,252 @@
+"""The ``safeguard`` command line: thin commands over the library.
+
+Every option can also be set with a ``SAFEGUARD_*`` environment variable (shown in ``--help``).
+Exit codes: 0 success, 1 data problems, 2 usage or configuration error, 3 internal error,
+75 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from safeguard import __version__
+from safeguard.errors import ConfigError, DataError, ExitCode, SafeguardError
+from safeguard.periods import Month
+
+log = logging.getLogger("safeguard")
+
+
+class InternalError(SafeguardError):
+    exit_code = ExitCode.INTERNAL
+
+
+class MonthType(click.ParamType):
+    name = "YYYY-MM"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Month:
+        if isinstance(value, Month):
+            return value
+        try:
+            return Month.parse(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MONTH = MonthType()
+
+
+class SafeguardGroup(click.Group):
+    """Turns any unexpected exception into one line on stderr and exit 3."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            log.error("internal error", exc_info=True)
+            debug = bool(ctx.obj and ctx.obj.get("debug"))
+            if debug:
+                traceback.print_exc(file=sys.stderr)
+            where = ctx.obj.get("log_file") if ctx.obj else None
+            raise InternalError(
+                f"internal error ({type(exc).__name__}); this is a bug in safeguard, not in "
+                "your data. "
+                + ("" if debug else "Run again with --debug to see the traceback")
+                + (f"; the traceback is in {where}" if where and not debug else "")
+            ) from exc
+
+
+def _setup_logging(log_file: Path | None) -> None:
+    log.setLevel(logging.INFO)
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    if log_file is not None:
+        handler = logging.FileHandler(log_file, delay=True, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        log.addHandler(handler)
+    log.propagate = False
+
+
+@click.group(cls=SafeguardGroup, context_settings={"help_option_names": ["-h", "--help"],
+             "show_default": True})  # fmt: skip
+@click.version_option(__version__, "--version", prog_name="safeguard")
+@click.option("--pipelines", "pipelines", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("pipelines"), envvar="SAFEGUARD_PIPELINES", show_envvar=True,
+              help="Folder holding extracts.yaml and codes.yaml.")  # fmt: skip
+@click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, envvar="SAFEGUARD_LOG_FILE", show_envvar=True,
+              help="Append a log (counts and rule codes, never a child's id) to this file.")  # fmt: skip
+@click.option("--debug", is_flag=True, envvar="SAFEGUARD_DEBUG", show_envvar=True,
+              help="Show tracebacks of internal errors.")  # fmt: skip
+@click.pass_context
+def cli(ctx: click.Context, pipelines: Path, log_file: Path | None, debug: bool) -> None:
+    """Children's safeguarding performance data from monthly case-management extracts.
+
+    \b
+    safeguard validate data/raw/2015-10     check an extract, write nothing
+    safeguard ingest --month 2015-10        check it and load it into data/processed
+    """
+    _setup_logging(log_file)
+    ctx.obj = {"pipelines": pipelines, "debug": debug, "log_file": log_file}
+
+
+def _contract(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from safeguard.schema import load_contract
+
+    return load_contract(ctx.obj["pipelines"])
+
+
+def _check_options(func: Any) -> Any:
+    options = [
+        click.option("--month", type=MONTH, default=None, envvar="SAFEGUARD_MONTH",
+                     show_envvar=True,
+                     help="The month the extract closes (default: the folder's name)."),
+        click.option("--encoding", default=None, envvar="SAFEGUARD_ENCODING", show_envvar=True,
+                     help="Read files in this encoding instead of UTF-8 (for example cp1252)."),
+        click.option("--max-quarantine", type=click.FloatRange(0, 1), default=0.01,
+                     envvar="SAFEGUARD_MAX_QUARANTINE", show_envvar=True,
+                     help="Refuse a file when more than this share of its rows have errors."),
+        click.option("--strict", is_flag=True, envvar="SAFEGUARD_STRICT", show_envvar=True,
+                     help="Any error or warning refuses the whole extract (for cron)."),
+        click.option("--report-json", type=click.Path(path_type=Path, dir_okay=False),
+                     default=None, help="Also write the full report as JSON here."),
+        click.option("--report-csv", type=click.Path(path_type=Path, dir_okay=False),
+                     default=None, help="Also write the full report as CSV here."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _resolve(path: Path | None, month: Month | None, raw_dir: Path) -> tuple[Path, Month]:
+    """The extract folder and its month, from a path, a month, or both."""
+    if path is None:
+        if month is None:
+            raise click.UsageError("give an extract folder, or --month YYYY-MM")
+        path = raw_dir / str(month)
+        if not path.is_dir():
+            raise click.UsageError(f"no extract folder {path} for --month {month}")
+        return path, month
+    try:
+        named = Month.parse(path.name)
+    except ValueError:
+        named = None
+    if month is None:
+        if named is None:
+            raise click.UsageError(
+                f"cannot tell the month of {path}: name the folder YYYY-MM or pass --month"
+            )
+        return path, named
+    if named is not None and named != month:
+        raise click.UsageError(f"--month {month} disagrees with the folder name {path.name}")
+    return path, month
+
+
+def _finish(report: Any, contract: Any, strict: bool, verdict: str,
+            report_json: Path | None, report_csv: Path | None) -> None:  # fmt: skip
+    from safeguard.console import console, show_report
+
+    show_report(report, contract, console())
+    report.write(report_json, report_csv)
+    click.echo(verdict)
+    if not report.passes(strict=strict):
+        if report.rejected:
+            raise DataError(
+                f"{report.count_file_errors()} file-level error(s) in {report.extract}; "
+                "nothing was written"
+            )
+        raise DataError(
+            f"--strict: {report.issues.height} problem(s) in {report.extract}; nothing was written"
+        )
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_check_options
+@click.pass_context
+def validate(ctx: click.Context, path: Path, month: Month | None, encoding: str | None,
+             max_quarantine: float, strict: bool, report_json: Path | None,
+             report_csv: Path | None) -> None:  # fmt: skip
+    """Check an extract folder against the contract and write nothing to the store.
+
+    Exits 1 when ingest would refuse the extract (a file-level error, or any problem with
+    --strict).
+
+    \b
+    safeguard validate data/raw/2015-10 --report-csv problems.csv
+    """
+    from safeguard.ingest.stage import validate as run_validate
+
+    folder, month = _resolve(path, month, path.parent)
+    contract = _contract(ctx)
+    report = run_validate(folder, month, contract, encoding=encoding,
+                          max_quarantine=max_quarantine)  # fmt: skip
+    verdict = _verdict(report, strict, dry_run=True)
+    _finish(report, contract, strict, verdict, report_json, report_csv)
+
+
+def _verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> str:
+    if report.rejected:
+        return f"Refused: {report.extract} has file-level errors; nothing was written."
+    if strict and report.issues.height:
+        return f"Refused (--strict): {report.issues.height} problem(s); nothing was written."
+    rows = sum(t.loaded for t in report.tables.values())
+    quarantined = report.quarantined
+    if dry_run:
+        return (f"Valid: {rows:,} rows would load, {quarantined:,} would be quarantined "
+                f"(validate writes nothing).")  # fmt: skip
+    if action == "unchanged":
+        return f"Unchanged: extract {report.month} is already in the store with the same files."
+    return f"Loaded {report.month}: {rows:,} rows, {quarantined:,} quarantined."
+
+
+@cli.command()
+@click.argument("path", required=False,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))  # fmt: skip
+@_check_options
+@click.option("--raw-dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("data/raw"), envvar="SAFEGUARD_RAW_DIR", show_envvar=True,
+              help="Where extract folders named YYYY-MM arrive.")  # fmt: skip
+@click.option("--processed-dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("data/processed"), envvar="SAFEGUARD_PROCESSED_DIR", show_envvar=True,
+              help="The processed store.")  # fmt: skip
+@click.pass_context
+def ingest(ctx: click.Context, path: Path | None, month: Month | None, encoding: str | None,
+           max_quarantine: float, strict: bool, report_json: Path | None,
+           report_csv: Path | None, raw_dir: Path, processed_dir: Path) -> None:  # fmt: skip
+    """Validate an extract and merge it into the processed store.
+
+    Rows with errors are quarantined and the rest load (exit 0); a file-level error, a file
+    with too many bad rows, or any problem under --strict writes nothing (exit 1). A record in a
+    newer extract supersedes its older version; the store is replaced atomically.
+
+    \b
+    safeguard ingest data/raw/2015-10
+    safeguard ingest --month 2015-10 --strict
+    """
+    from safeguard.ingest.stage import ingest as run_ingest
+
+    folder, month = _resolve(path, month, raw_dir)
+    contract = _contract(ctx)
+    outcome = run_ingest(folder, month, contract, processed_dir, strict=strict,
+                         encoding=encoding, max_quarantine=max_quarantine)  # fmt: skip
+    verdict = _verdict(outcome.report, strict, dry_run=False, action=outcome.action)
+    if outcome.generation is not None and outcome.report.quarantined and outcome.action == "written":
+        where = outcome.generation / "extracts" / str(month)
+        verdict += f"\nQuarantined rows and the full report: {where}"
+    _finish(outcome.report, contract, strict, verdict, report_json, report_csv)
+
+
+def main() -> None:
+    cli(prog_name="safeguard")
+
+
+__all__ = ["ConfigError", "cli", "main"]

@@ -1,0 +1,90 @@
+"""What the analyst sees on the terminal. Child identifiers are never printed."""
+
+from __future__ import annotations
+
+import sys
+
+import polars as pl
+from rich import box
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from safeguard.ingest.report import ValidationReport
+from safeguard.schema import Contract
+
+WITHHELD = "(child id withheld)"
+SHOWN_PROBLEMS = 20
+
+
+def console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = stream.isatty()
+    return Console(file=stream, width=None if terminal else 160, no_color=not terminal,
+                   highlight=False, soft_wrap=False)  # fmt: skip
+
+
+def _person_columns(contract: Contract) -> set[str]:
+    return {
+        cname
+        for table in contract.tables.values()
+        for cname, column in table.columns.items()
+        if column.person_id
+    }
+
+
+def safe_issues(report: ValidationReport, contract: Contract) -> pl.DataFrame:
+    """The report's issues with every child id replaced by a marker."""
+    hidden = _person_columns(contract)
+    return report.issues.with_columns(
+        pl.when(pl.col("column").is_in(sorted(hidden)) & pl.col("value").is_not_null())
+        .then(pl.lit(WITHHELD))
+        .otherwise(pl.col("value"))
+        .alias("value")
+    )
+
+
+def show_report(report: ValidationReport, contract: Contract, out: Console) -> None:
+    """Per-file counts, problems by rule, and the first problems with file, line and value."""
+    files = RichTable(title=f"Extract {report.month} ({report.extract})", box=box.SIMPLE_HEAD,
+                      title_justify="left")  # fmt: skip
+    for heading in ("table", "file", "rows", "loaded", "quarantined", "warnings", "status"):
+        files.add_column(heading, justify="right" if heading in ("rows", "loaded",
+                         "quarantined", "warnings") else "left")  # fmt: skip
+    file_errors = set(
+        report.issues.filter((pl.col("level") == "file") & (pl.col("severity") == "error"))
+        .get_column("file")
+        .to_list()
+    )
+    for name, t in sorted(report.tables.items()):
+        status = "refused" if t.rejected or t.file in file_errors else "ok"
+        files.add_row(name, t.file, f"{t.rows:,}", f"{t.loaded:,}", f"{t.quarantined:,}",
+                      f"{t.warnings:,}", status)  # fmt: skip
+    out.print(files)
+    if report.missing_tables:
+        out.print(f"Not in this extract: {', '.join(report.missing_tables)}")
+    if report.issues.height == 0:
+        out.print("No problems found.")
+        return
+    by_rule = (
+        report.issues.group_by("rule", "severity", "file", "column")
+        .agg(pl.len().alias("count"), pl.col("line").min().alias("first_line"),
+             pl.col("message").first())  # fmt: skip
+        .sort("severity", "file", "rule", "column")
+    )
+    rules = RichTable(title="Problems by rule", box=box.SIMPLE_HEAD, title_justify="left")
+    for heading in ("rule", "severity", "file", "column", "count", "first line", "message"):
+        rules.add_column(heading, justify="right" if heading in ("count", "first line") else "left")
+    for row in by_rule.iter_rows(named=True):
+        rules.add_row(row["rule"], row["severity"], row["file"], row["column"] or "",
+                      f"{row['count']:,}", "" if row["first_line"] is None else str(row["first_line"]),
+                      row["message"])  # fmt: skip
+    out.print(rules)
+    shown = safe_issues(report, contract).head(SHOWN_PROBLEMS)
+    listing = RichTable(title=f"First {shown.height} of {report.issues.height} problems",
+                        box=box.SIMPLE_HEAD, title_justify="left")  # fmt: skip
+    for heading in ("file", "line", "column", "value", "rule", "severity"):
+        listing.add_column(heading)
+    for row in shown.iter_rows(named=True):
+        listing.add_row(row["file"], "" if row["line"] is None else str(row["line"]),
+                        row["column"] or "", row["value"] or "", row["rule"], row["severity"])  # fmt: skip
+    out.print(listing)

@@ -1,0 +1,43 @@
+"""One error tree for the whole tool; each class carries its process exit code.
+
+Library code raises these and never calls ``sys.exit``; ``cli.main`` turns them into the
+documented exit codes (README, "Exit codes").
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import click
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    DATA = 1  # the data did not pass: file-level errors, or any problem under --strict
+    USAGE = 2  # bad command line or configuration
+    INTERNAL = 3  # a bug: one line on stderr, the traceback in the log (or with --debug)
+    LOCKED = 75  # another run holds the lock (EX_TEMPFAIL: cron may retry)
+
+
+class SafeguardError(click.ClickException):
+    """Base of every error the tool reports on purpose."""
+
+    exit_code = ExitCode.DATA
+
+
+class DataError(SafeguardError):
+    """The input data cannot be accepted (file-level problem or a --strict failure)."""
+
+    exit_code = ExitCode.DATA
+
+
+class ConfigError(SafeguardError):
+    """Configuration, pipeline YAML or command-line values are wrong."""
+
+    exit_code = ExitCode.USAGE
+
+
+class LockedError(SafeguardError):
+    """Another safeguard process holds the store's lock."""
+
+    exit_code = ExitCode.LOCKED

@@ -1,0 +1,215 @@
+"""Read one extract CSV into an all-text polars frame, refusing anything that is not plain CSV.
+
+Everything a file can get wrong as a whole is found here and raised as ``FileProblem``: wrong
+encoding, not CSV at all, empty, header only, a record with the wrong number of fields. The
+structure of the file (where each record starts, how many fields it has) is found with numpy over
+the raw bytes, so every row keeps the physical line number it started on even when quoted fields
+hold newlines.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+UTF8_BOM = b"\xef\xbb\xbf"
+LINE = "_line"
+
+REEXPORT_HINT = (
+    "re-export it from Excel as 'CSV UTF-8 (Comma delimited) (*.csv)', "
+    "or name the encoding with --encoding (for example --encoding cp1252)"
+)
+
+
+class FileProblem(Exception):
+    """A file-level problem: the file cannot be taken at all."""
+
+    def __init__(self, rule: str, message: str, line: int | None = None, value: str | None = None):
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.line = line
+        self.value = value
+
+
+@dataclass(frozen=True)
+class RawCsv:
+    """A file's header as written and its records as text, with ``_line`` for each record."""
+
+    header: list[str]
+    frame: pl.DataFrame  # columns "0", "1", ... (header position) plus _line
+    sha256: str
+    blank_lines: int
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _decode(data: bytes, encoding: str | None) -> bytes:
+    """Return UTF-8 bytes without a byte-order mark, or raise ``FileProblem``."""
+    if encoding is not None and encoding.replace("-", "").replace("_", "").lower() not in (
+        "utf8",
+        "utf8sig",
+    ):
+        try:
+            text = data.decode(encoding)
+        except LookupError:
+            raise FileProblem("not-utf8", f"unknown encoding {encoding!r}") from None
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise FileProblem(
+                "not-utf8", f"cannot be read as {encoding}: byte 0x{data[exc.start]:02X}", line
+            ) from None
+        return text.lstrip("\ufeff").encode("utf-8")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileProblem(
+            "not-utf8",
+            "is UTF-16 (Unicode text), not UTF-8: "
+            + REEXPORT_HINT.replace("cp1252", "utf-16"),
+        )
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM) :]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FileProblem(
+            "not-utf8",
+            f"is not UTF-8 (byte 0x{data[exc.start]:02X} on line {line}): {REEXPORT_HINT}",
+            line,
+        ) from None
+    return data
+
+
+def _sniff_binary(data: bytes) -> None:
+    if data.startswith(b"PK\x03\x04"):
+        raise FileProblem(
+            "not-csv",
+            "is an Excel workbook (.xlsx) or another zip file, not CSV: open it in Excel and "
+            "save as 'CSV UTF-8 (Comma delimited) (*.csv)'",
+        )
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FileProblem(
+            "not-csv",
+            "is an old Excel workbook (.xls), not CSV: save it as 'CSV UTF-8 (Comma delimited)'",
+        )
+    head = data[:65536]
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileProblem("not-csv", "holds binary data (NUL bytes), not CSV text")
+
+
+def _structure(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Record start and end offsets, field counts and starting line numbers, vectorised.
+
+    A newline or comma is structural when an even number of quote characters precede it (RFC
+    4180: doubled quotes inside a quoted field keep the parity).
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == 10)
+    quotes = np.flatnonzero(arr == 34)
+    if quotes.size % 2:
+        line = int(np.searchsorted(newlines, quotes[-1])) + 1
+        raise FileProblem(
+            "not-csv",
+            f"a quoted field opened on line {line} is never closed (the file may be truncated)",
+            line,
+        )
+    seps = newlines[(np.searchsorted(quotes, newlines) & 1) == 0] if quotes.size else newlines
+    starts = np.concatenate((np.zeros(1, dtype=np.int64), seps + 1))
+    ends = np.concatenate((seps, np.array([arr.size], dtype=np.int64)))
+    if starts[-1] >= arr.size:  # the file ends with a newline: no record after it
+        starts, ends = starts[:-1], ends[:-1]
+    commas = np.flatnonzero(arr == 44)
+    if quotes.size:
+        commas = commas[(np.searchsorted(quotes, commas) & 1) == 0]
+    record_of_comma = np.searchsorted(starts, commas, side="right") - 1
+    fields = np.bincount(record_of_comma, minlength=starts.size) + 1
+    lines = np.searchsorted(newlines, starts) + 1
+    return starts, ends, fields, lines
+
+
+def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
+    """Parse a whole CSV file's bytes; raise ``FileProblem`` for anything file-level."""
+    digest = sha256_of(data)
+    if not data.strip(UTF8_BOM + b" \t\r\n"):
+        raise FileProblem("empty-file", "is empty")
+    _sniff_binary(data)
+    data = _decode(data, encoding)
+    starts, ends, fields, lines = _structure(data)
+
+    header_text = data[starts[0] : ends[0]].decode("utf-8").rstrip("\r")
+    header = next(csv.reader([header_text]))
+    if not any(name.strip() for name in header):
+        raise FileProblem("empty-file", "has no header row (the first line is blank)", 1)
+    if len(header) == 1:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+            if sep in header[0]:
+                raise FileProblem(
+                    "not-csv",
+                    f"is separated by {name}, not commas: save it as 'CSV UTF-8 (Comma delimited)'",
+                    1,
+                )
+    ncols = len(header)
+    too_many = np.flatnonzero(fields[1:] > ncols)
+    if too_many.size:
+        first = int(too_many[0]) + 1
+        raise FileProblem(
+            "ragged-row",
+            f"line {int(lines[first])} has {int(fields[first])} fields where the header has "
+            f"{ncols} (an unquoted comma, or a different separator)"
+            + (f"; {too_many.size} such lines in all" if too_many.size > 1 else ""),
+            int(lines[first]),
+        )
+    if starts.size == 1:
+        raise FileProblem("header-only", "has a header but no rows")
+
+    body = data[int(ends[0]) + 1 :]
+    names = [str(i) for i in range(ncols)]
+    frame = pl.read_csv(
+        body,
+        has_header=False,
+        new_columns=names,
+        infer_schema=False,
+        raise_if_empty=False,
+        truncate_ragged_lines=False,
+    )
+    if frame.height != starts.size - 1:
+        raise FileProblem(
+            "not-csv",
+            f"could not be split into rows consistently ({frame.height} rows parsed, "
+            f"{starts.size - 1} records found): check the quoting",
+        )
+    stripped = [pl.col(n).str.strip_chars() for n in names]
+    frame = frame.with_columns(
+        pl.Series(LINE, lines[1:], dtype=pl.UInt32),
+        pl.Series("_fields", fields[1:], dtype=pl.UInt32),
+        pl.all_horizontal([(s.is_null() | (s == "")) for s in stripped]).alias("_blank"),
+    )
+    short = frame.filter((pl.col("_fields") < ncols) & ~pl.col("_blank"))
+    if short.height:
+        first_line = int(short[LINE][0])
+        nfields = int(short["_fields"][0])
+        raise FileProblem(
+            "ragged-row",
+            f"line {first_line} has {nfields} field{'s' if nfields != 1 else ''} where the header "
+            f"has {ncols} (a truncated line, or a different separator)"
+            + (f"; {short.height} such lines in all" if short.height > 1 else ""),
+            first_line,
+        )
+    blank = int(frame["_blank"].sum())
+    frame = frame.filter(~pl.col("_blank")).drop("_fields", "_blank")
+    if frame.height == 0:
+        raise FileProblem("header-only", "has a header but no rows")
+    return RawCsv(header=header, frame=frame, sha256=digest, blank_lines=blank)
+
+
+def read_csv_file(path: Path, encoding: str | None = None) -> RawCsv:
+    if path.is_dir():
+        raise FileProblem("not-csv", "is a folder, not a file")
+    return read_csv_bytes(path.read_bytes(), encoding)

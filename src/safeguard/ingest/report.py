@@ -1,0 +1,139 @@
+"""The validation report: every problem found, as data, with the counts the terminal and the
+manifest show. Validation never raises on bad data; it returns one of these."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from safeguard.periods import Month
+from safeguard.schema import Severity
+
+ISSUE_SCHEMA: dict[str, pl.DataType] = {
+    "file": pl.String(),
+    "line": pl.UInt32(),
+    "column": pl.String(),
+    "value": pl.String(),
+    "rule": pl.String(),
+    "severity": pl.String(),
+    "level": pl.String(),  # "file": the whole file is refused; "row": the row is quarantined or warned
+    "message": pl.String(),
+}
+REPORT_COLUMNS = ["file", "line", "column", "value", "rule", "severity", "message"]
+
+
+def issues_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row") if rows else empty_issues()
+
+
+def empty_issues() -> pl.DataFrame:
+    return pl.DataFrame(schema=ISSUE_SCHEMA)
+
+
+def file_issue(
+    file: str,
+    rule: str,
+    message: str,
+    *,
+    line: int | None = None,
+    column: str | None = None,
+    value: str | None = None,
+    severity: Severity = Severity.ERROR,
+) -> dict[str, Any]:
+    return {
+        "file": file,
+        "line": line,
+        "column": column,
+        "value": value,
+        "rule": rule,
+        "severity": str(severity),
+        "level": "file",
+        "message": message,
+    }
+
+
+@dataclass
+class TableOutcome:
+    """What happened to one file of the extract."""
+
+    table: str
+    file: str
+    sha256: str
+    rows: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    warnings: int = 0
+    blank_lines: int = 0
+    columns_present: list[str] = field(default_factory=list)
+    rejected: bool = False
+
+
+@dataclass
+class ValidationReport:
+    """Everything validation found in one extract folder."""
+
+    extract: str
+    month: Month
+    tables: dict[str, TableOutcome]
+    missing_tables: list[str]
+    issues: pl.DataFrame
+
+    @property
+    def rejected(self) -> bool:
+        """True when any file-level error means nothing may be written."""
+        return bool(
+            self.issues.filter(
+                (pl.col("level") == "file") & (pl.col("severity") == str(Severity.ERROR))
+            ).height
+        )
+
+    def count(self, severity: Severity, level: str | None = None) -> int:
+        selected = self.issues.filter(pl.col("severity") == str(severity))
+        if level is not None:
+            selected = selected.filter(pl.col("level") == level)
+        return selected.height
+
+    def count_file_errors(self) -> int:
+        return self.count(Severity.ERROR, level="file")
+
+    @property
+    def quarantined(self) -> int:
+        return sum(t.quarantined for t in self.tables.values())
+
+    def passes(self, *, strict: bool) -> bool:
+        """Whether ingest may write: no file-level error; under --strict, no problem at all."""
+        if self.rejected:
+            return False
+        return not (strict and self.issues.height)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "extract": self.extract,
+            "month": str(self.month),
+            "rejected": self.rejected,
+            "errors": self.count(Severity.ERROR),
+            "warnings": self.count(Severity.WARNING),
+            "quarantined_rows": self.quarantined,
+            "missing_tables": self.missing_tables,
+            "tables": {name: asdict(outcome) for name, outcome in sorted(self.tables.items())},
+        }
+
+    def to_json(self) -> str:
+        payload = {
+            "summary": self.summary(),
+            "issues": self.issues.select(REPORT_COLUMNS + ["level"]).to_dicts(),
+        }
+        return json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n"
+
+    def to_csv(self) -> str:
+        return self.issues.select(REPORT_COLUMNS + ["level"]).write_csv()
+
+    def write(self, json_path: Path | None, csv_path: Path | None) -> None:
+        if json_path is not None:
+            json_path.write_text(self.to_json(), encoding="utf-8")
+        if csv_path is not None:
+            csv_path.write_text(self.to_csv(), encoding="utf-8")

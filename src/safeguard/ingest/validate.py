@@ -1,0 +1,522 @@
+"""Validate an extract folder: every check of the contract, vectorised in polars.
+
+Each table is read as text, then one lazy plan per table parses every column and evaluates every
+single-table check as a boolean column; the plans are collected together. Checks that look across
+tables (references, date order through a link) run as a second plan on the collected frames. Rows
+failing any error-severity check are quarantined; the rest load, typed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from safeguard.ingest.csvfile import LINE, FileProblem, RawCsv, read_csv_file
+from safeguard.ingest.report import (
+    ISSUE_SCHEMA,
+    TableOutcome,
+    ValidationReport,
+    empty_issues,
+    file_issue,
+    issues_frame,
+)
+from safeguard.periods import Month
+from safeguard.schema import Column, ColumnCheck, ColumnType, Contract, Severity, Table
+
+PARSED = "__p"  # suffix of a parsed column while validating
+RULES = "_rules"  # quarantine: the rule codes a row failed
+
+DATE_FORM = r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})$"
+DATETIME_FORM = r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})(?:[ T]\d{2}:\d{2}(?::\d{2})?)?$"
+UK_DATE = r"^(\d{2})/(\d{2})/(\d{4})"
+FLAG_VALUES = {"y": True, "yes": True, "true": True, "1": True, "n": False, "no": False,
+               "false": False, "0": False}  # fmt: skip
+ANNEX_A_PREFIX = r"^[A-Za-z]{1,2}\)\s*"
+
+DTYPES: dict[ColumnType, pl.DataType] = {
+    ColumnType.ID: pl.String(),
+    ColumnType.TEXT: pl.String(),
+    ColumnType.DATE: pl.Date(),
+    ColumnType.DATETIME: pl.Datetime("us"),
+    ColumnType.FLAG: pl.Boolean(),
+    ColumnType.CODE: pl.String(),
+    ColumnType.INTEGER: pl.Int64(),
+    ColumnType.NUMBER: pl.Float64(),
+}
+
+TYPE_MESSAGES: dict[ColumnType, tuple[ColumnCheck, str]] = {
+    ColumnType.DATE: ("invalid-date", "not a date: write YYYY-MM-DD or DD/MM/YYYY"),
+    ColumnType.DATETIME: (
+        "invalid-datetime",
+        "not a date-time: write YYYY-MM-DD or DD/MM/YYYY, optionally followed by ' HH:MM' "
+        "or 'THH:MM:SS'",
+    ),
+    ColumnType.FLAG: ("invalid-flag", "not a flag: write Y or N (Yes/No, true/false, 1/0)"),
+    ColumnType.INTEGER: ("invalid-number", "not a whole number"),
+    ColumnType.NUMBER: ("invalid-number", "not a number"),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One boolean column of the validation plan and how to report its true rows."""
+
+    flag: str
+    column: str  # the column reported (its text value is the issue's value)
+    rule: str
+    severity: Severity
+    message: pl.Expr
+
+
+@dataclass
+class TableResult:
+    """A validated table: its typed good rows, its quarantined rows and what was found."""
+
+    outcome: TableOutcome
+    loaded: pl.DataFrame
+    quarantine: pl.DataFrame
+    issues: pl.DataFrame
+
+
+@dataclass
+class ExtractResult:
+    report: ValidationReport
+    tables: dict[str, TableResult] = field(default_factory=dict)
+
+
+# --- parsing expressions -------------------------------------------------------------------
+
+
+def _text(name: str) -> pl.Expr:
+    """The trimmed text of a column, blank as null."""
+    trimmed = pl.col(name).str.strip_chars()
+    return pl.when(trimmed == "").then(None).otherwise(trimmed).alias(name)
+
+
+def _parsed(name: str, column: Column, lookup: dict[str, str] | None) -> pl.Expr:
+    raw = pl.col(name)
+    kind = column.type
+    if kind in (ColumnType.ID, ColumnType.TEXT):
+        parsed = raw
+    elif kind is ColumnType.DATE:
+        iso = raw.str.replace(UK_DATE, "${3}-${2}-${1}")
+        parsed = pl.when(raw.str.contains(DATE_FORM)).then(
+            iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        )
+    elif kind is ColumnType.DATETIME:
+        iso = raw.str.replace(UK_DATE, "${3}-${2}-${1}").str.replace(r"^(\S{10})T", "${1} ")
+        full = (
+            pl.when(iso.str.len_chars() == 10)
+            .then(iso + " 00:00:00")
+            .when(iso.str.len_chars() == 16)
+            .then(iso + ":00")
+            .otherwise(iso)
+        )
+        parsed = pl.when(raw.str.contains(DATETIME_FORM)).then(
+            full.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+        )
+    elif kind is ColumnType.FLAG:
+        parsed = raw.str.to_lowercase().replace_strict(
+            FLAG_VALUES, default=None, return_dtype=pl.Boolean
+        )
+    elif kind is ColumnType.CODE:
+        assert lookup is not None
+        value = (
+            raw.str.replace(ANNEX_A_PREFIX, "")
+            .str.strip_chars()
+            .str.replace_all(r"\s+", " ")
+            .str.to_uppercase()
+        )
+        leading = value.str.extract(r"^([A-Z0-9_]+)\s*[:\-]", 1)
+        parsed = pl.coalesce(
+            value.replace_strict(lookup, default=None, return_dtype=pl.String),
+            leading.replace_strict(lookup, default=None, return_dtype=pl.String),
+        )
+    elif kind is ColumnType.INTEGER:
+        parsed = pl.when(raw.str.contains(r"^[+-]?\d+$")).then(raw.cast(pl.Int64, strict=False))
+    else:  # NUMBER
+        parsed = pl.when(raw.str.contains(r"^[+-]?(\d+\.?\d*|\.\d+)$")).then(
+            raw.cast(pl.Float64, strict=False)
+        )
+    return parsed.cast(DTYPES[kind]).alias(name + PARSED)
+
+
+def _as_date(name: str, column: Column) -> pl.Expr:
+    parsed = pl.col(name + PARSED)
+    return parsed.dt.date() if column.type is ColumnType.DATETIME else parsed
+
+
+def _describe_codes(codes: dict[str, tuple[str, ...]]) -> str:
+    names = list(codes)
+    shown = ", ".join(names[:12])
+    return shown + (f" … ({len(names)} codes)" if len(names) > 12 else "")
+
+
+# --- the checks of one table ---------------------------------------------------------------
+
+
+def _column_checks(
+    table: Table, name: str, column: Column, contract: Contract, month_end: date
+) -> list[tuple[pl.Expr, Check]]:
+    raw = pl.col(name)
+    parsed = pl.col(name + PARSED)
+    found: list[tuple[pl.Expr, Check]] = []
+
+    def add(check: ColumnCheck, condition: pl.Expr, message: str) -> None:
+        found.append((condition, Check("", name, column.rule(check), Severity.ERROR, pl.lit(message))))
+
+    if column.required:
+        add("required-value", raw.is_null(), f"{name} is blank; every row needs one")
+    if column.type in TYPE_MESSAGES:
+        check, message = TYPE_MESSAGES[column.type]
+        add(check, raw.is_not_null() & parsed.is_null(), message)
+    if column.type is ColumnType.CODE:
+        assert column.codes is not None
+        codes = contract.codes[column.codes].codes
+        add(
+            "invalid-code",
+            raw.is_not_null() & parsed.is_null(),
+            f"not a {column.codes.replace('_', ' ')} code: expected {_describe_codes(codes)}",
+        )
+    if column.minimum is not None or column.maximum is not None:
+        low = column.minimum if column.minimum is not None else float("-inf")
+        high = column.maximum if column.maximum is not None else float("inf")
+        bounds = (
+            f"between {column.minimum:g} and {column.maximum:g}"
+            if column.minimum is not None and column.maximum is not None
+            else f"at least {low:g}" if column.minimum is not None else f"at most {high:g}"
+        )
+        add("out-of-range", parsed.is_not_null() & ~parsed.is_between(low, high), f"must be {bounds}")
+    if column.type in (ColumnType.DATE, ColumnType.DATETIME) and not column.future_ok:
+        add(
+            "after-extract-month",
+            _as_date(name, column) > month_end,
+            f"dated after the end of the extract's month ({month_end.isoformat()})",
+        )
+    if name == table.id:
+        add(
+            "duplicate-id",
+            raw.is_not_null() & raw.is_duplicated(),
+            f"the same {name} is on more than one row; every copy is quarantined",
+        )
+    return found
+
+
+def _order_checks(table: Table, present: set[str]) -> list[tuple[pl.Expr, Check]]:
+    found: list[tuple[pl.Expr, Check]] = []
+    for order in table.date_order:
+        if order.earlier not in present or order.later not in present:
+            continue
+        early, late = table.columns[order.earlier], table.columns[order.later]
+        both_datetime = early.type is ColumnType.DATETIME and late.type is ColumnType.DATETIME
+        first = pl.col(order.earlier + PARSED) if both_datetime else _as_date(order.earlier, early)
+        second = pl.col(order.later + PARSED) if both_datetime else _as_date(order.later, late)
+        wrong = second <= first if order.strictly_after else second < first
+        message = pl.concat_str(
+            pl.lit(f"{order.meaning}: {order.later} is "),
+            pl.lit("not after " if order.strictly_after else "before "),
+            pl.lit(f"{order.earlier} "),
+            pl.col(order.earlier),
+        )
+        found.append(
+            (wrong.fill_null(False), Check("", order.later, order.rule, order.severity, message))
+        )
+    return found
+
+
+def _map_header(
+    table_name: str, table: Table, raw: RawCsv
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Match header names to columns (case-insensitive, Annex A aliases); report problems."""
+
+    def norm(text: str) -> str:
+        return re.sub(r"\s+", " ", text.strip().lstrip("\ufeff")).lower()
+
+    names: dict[str, str] = {}
+    for cname, column in table.columns.items():
+        names[norm(cname)] = cname
+        for alias in column.aliases:
+            names.setdefault(norm(alias), cname)
+    positions: dict[str, int] = {}
+    problems: list[dict[str, Any]] = []
+    for index, heading in enumerate(raw.header):
+        cname = names.get(norm(heading))
+        if cname is None:
+            shown = heading.strip() or f"(blank heading, column {index + 1})"
+            problems.append(
+                file_issue(table.file, "unknown-column",
+                           "column not in the extract contract: it is not loaded",
+                           line=1, column=shown, severity=Severity.WARNING)
+            )  # fmt: skip
+        elif cname in positions:
+            first = raw.header[positions[cname]].strip()
+            problems.append(
+                file_issue(table.file, "duplicate-column",
+                           f"two columns mean {cname}: {first!r} (column {positions[cname] + 1}) "
+                           f"and {heading.strip()!r} (column {index + 1})",
+                           line=1, column=cname)
+            )  # fmt: skip
+        else:
+            positions[cname] = index
+    for cname, column in table.columns.items():
+        if column.required and cname not in positions:
+            problems.append(
+                file_issue(table.file, "missing-column",
+                           f"required column {cname} is missing "
+                           f"(headings found: {', '.join(h.strip() for h in raw.header)})",
+                           line=1, column=cname)
+            )  # fmt: skip
+    return positions, problems
+
+
+@dataclass
+class _Planned:
+    name: str
+    table: Table
+    raw: RawCsv
+    present: list[str]
+    checks: list[Check]
+
+
+def _plan(
+    name: str, table: Table, raw: RawCsv, positions: dict[str, int], contract: Contract,
+    month: Month,
+) -> tuple[pl.LazyFrame, _Planned]:  # fmt: skip
+    present = [c for c in table.columns if c in positions]
+    lookups = {
+        c: contract.codes[col.codes].lookup()
+        for c, col in table.columns.items()
+        if col.codes is not None and c in positions
+    }
+    lf = raw.frame.lazy().select(
+        pl.col(LINE), *[_text(str(positions[c])).alias(c) for c in present]
+    )
+    lf = lf.with_columns([_parsed(c, table.columns[c], lookups.get(c)) for c in present])
+    pairs: list[tuple[pl.Expr, Check]] = []
+    for c in present:
+        pairs += _column_checks(table, c, table.columns[c], contract, month.last_day)
+    pairs += _order_checks(table, set(present))
+    checks = [replace(check, flag=f"__f{i}") for i, (_, check) in enumerate(pairs)]
+    lf = lf.with_columns([expr.alias(check.flag) for (expr, _), check in zip(pairs, checks, strict=True)])
+    return lf, _Planned(name, table, raw, present, checks)
+
+
+def _cross_checks(
+    planned: _Planned, frames: dict[str, pl.DataFrame], contract: Contract
+) -> tuple[pl.LazyFrame, list[Check]]:
+    """Checks that need another table of the same extract, when that table is present."""
+    table = planned.table
+    lf = frames[planned.name].lazy()
+    checks: list[Check] = []
+    for cname in planned.present:
+        target = table.columns[cname].references
+        if target is None or target not in frames:
+            continue
+        other = contract.tables[target]
+        ids = frames[target].get_column(other.id).drop_nulls().unique()
+        flag = f"__x{len(checks)}:{cname}"
+        lf = lf.with_columns(
+            (pl.col(cname).is_not_null() & ~pl.col(cname).is_in(ids)).alias(flag)
+        )
+        checks.append(
+            Check(flag, cname, table.columns[cname].rule("reference-not-found"), Severity.ERROR,
+                  pl.lit(f"no row of {other.file} has this {other.id}"))
+        )  # fmt: skip
+    for across in table.date_order_across:
+        if across.table not in frames or across.column not in planned.present:
+            continue
+        if across.via not in planned.present:
+            continue
+        other = contract.tables[across.table]
+        right = (
+            frames[across.table]
+            .lazy()
+            .filter(pl.col(other.id).is_not_null())
+            .unique(subset=[other.id], keep="none")
+            .select(
+                pl.col(other.id).alias("__key"),
+                _as_date(across.not_before, other.columns[across.not_before]).alias("__limit"),
+                pl.col(across.not_before).alias("__limit_text"),
+            )
+        )
+        mine = _as_date(across.column, table.columns[across.column])
+        wrong = mine <= pl.col("__limit") if across.strictly_after else mine < pl.col("__limit")
+        flag = f"__x{len(checks)}:{across.column}"
+        lf = (
+            lf.join(right, left_on=across.via, right_on="__key", how="left", maintain_order="left")
+            .with_columns(
+                wrong.fill_null(False).alias(flag),
+                pl.concat_str(
+                    pl.lit(f"{across.meaning}: {across.column} is "
+                           f"{'not after' if across.strictly_after else 'before'} "
+                           f"{other.file} {across.not_before} "),
+                    pl.col("__limit_text"),
+                ).alias(flag + ":msg"),
+            )  # fmt: skip
+            .drop("__limit", "__limit_text")
+        )
+        checks.append(
+            Check(flag, across.column, across.rule, across.severity, pl.col(flag + ":msg"))
+        )
+    return lf, checks
+
+
+def _finish(planned: _Planned, frame: pl.DataFrame, threshold: float) -> TableResult:
+    table = planned.table
+    file = table.file
+    error_flags = [c.flag for c in planned.checks if c.severity is Severity.ERROR]
+    bad = pl.any_horizontal(error_flags) if error_flags else pl.lit(False)
+    issues = [
+        frame.lazy()
+        .filter(pl.col(check.flag))
+        .select(
+            pl.lit(file).alias("file"),
+            pl.col(LINE).alias("line"),
+            pl.lit(check.column).alias("column"),
+            pl.col(check.column).alias("value"),
+            pl.lit(check.rule).alias("rule"),
+            pl.lit(str(check.severity)).alias("severity"),
+            pl.lit("row").alias("level"),
+            check.message.alias("message"),
+        )
+        for check in planned.checks
+    ]
+    loaded_columns = [
+        pl.col(c + PARSED).alias(c) if c in planned.present else pl.lit(None, DTYPES[col.type]).alias(c)
+        for c, col in table.columns.items()
+    ]
+    rules = pl.concat_str(
+        [pl.when(pl.col(f)).then(pl.lit(c.rule)) for f, c in
+         ((c.flag, c) for c in planned.checks if c.severity is Severity.ERROR)],
+        separator=";", ignore_nulls=True,
+    ) if error_flags else pl.lit("")  # fmt: skip
+    loaded, quarantine, *issue_frames = pl.collect_all(
+        [
+            frame.lazy().filter(~bad).select(pl.col(LINE), *loaded_columns),
+            frame.lazy().filter(bad).select(pl.col(LINE), *planned.present, rules.alias(RULES)),
+            *issues,
+        ]
+    )
+    found = (
+        pl.concat(issue_frames).cast(ISSUE_SCHEMA)  # type: ignore[arg-type]
+        if issue_frames
+        else empty_issues()
+    )
+    outcome = TableOutcome(
+        table=planned.name,
+        file=file,
+        sha256=planned.raw.sha256,
+        rows=frame.height,
+        loaded=loaded.height,
+        quarantined=quarantine.height,
+        warnings=found.filter(pl.col("severity") == str(Severity.WARNING)).height,
+        blank_lines=planned.raw.blank_lines,
+        columns_present=planned.present,
+    )
+    if frame.height and quarantine.height / frame.height > threshold:
+        share = quarantine.height / frame.height
+        found = pl.concat(
+            [
+                found,
+                issues_frame([file_issue(
+                    file, "quarantine-threshold",
+                    f"{quarantine.height} of {frame.height} rows ({share:.1%}) have errors, more "
+                    f"than the {threshold:.1%} allowed: the file is refused (fix the extract, or "
+                    "raise --max-quarantine)",
+                )]),
+            ]
+        )  # fmt: skip
+        outcome.rejected = True
+    return TableResult(outcome, loaded, quarantine, found)
+
+
+def list_tables(folder: Path, contract: Contract) -> tuple[dict[str, Path], list[dict[str, Any]]]:
+    """The contract tables present in a folder, and problems with the folder's other entries."""
+    found: dict[str, Path] = {}
+    problems: list[dict[str, Any]] = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        name = contract.table_for_file(path.name)
+        if name is None:
+            problems.append(
+                file_issue(path.name, "unknown-file",
+                           "not a table of the extract contract: it is not loaded",
+                           severity=Severity.WARNING)
+            )  # fmt: skip
+        elif name in found:
+            problems.append(
+                file_issue(path.name, "duplicate-file",
+                           f"{found[name].name} and {path.name} are both the {name} table")
+            )  # fmt: skip
+        else:
+            found[name] = path
+    if not found:
+        problems.append(
+            file_issue(folder.name, "no-tables",
+                       "no extract tables here: expected files named like contacts.csv, "
+                       "referrals.csv (see pipelines/extracts.yaml)")
+        )  # fmt: skip
+    return found, problems
+
+
+def validate_extract(
+    folder: Path,
+    month: Month,
+    contract: Contract,
+    *,
+    encoding: str | None = None,
+    max_quarantine: float = 0.01,
+) -> ExtractResult:
+    """Validate every contract table present in ``folder`` as the extract closing ``month``."""
+    paths, problems = list_tables(folder, contract)
+    planned: dict[str, _Planned] = {}
+    plans: dict[str, pl.LazyFrame] = {}
+    shas: dict[str, str] = {}
+    for name, path in paths.items():
+        table = contract.tables[name]
+        try:
+            raw = read_csv_file(path, encoding)
+        except FileProblem as problem:
+            problems.append(
+                file_issue(path.name, problem.rule, f"{path.name} {problem.message}",
+                           line=problem.line, value=problem.value)
+            )  # fmt: skip
+            continue
+        shas[name] = raw.sha256
+        positions, header_problems = _map_header(name, table, raw)
+        for issue in header_problems:
+            issue["file"] = path.name
+        problems += header_problems
+        if any(p["severity"] == "error" for p in header_problems):
+            continue
+        plans[name], planned[name] = _plan(name, table, raw, positions, contract, month)
+
+    frames = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
+    crossed: dict[str, pl.LazyFrame] = {}
+    for name, plan in planned.items():
+        crossed[name], extra = _cross_checks(plan, frames, contract)
+        plan.checks += extra
+    results: dict[str, TableResult] = {}
+    for name, frame in zip(crossed, pl.collect_all(list(crossed.values())), strict=True):
+        results[name] = _finish(planned[name], frame, max_quarantine)
+
+    outcomes = {name: r.outcome for name, r in results.items()}
+    for name in paths:  # files refused before their rows were read
+        if name not in outcomes:
+            outcomes[name] = TableOutcome(name, paths[name].name, shas.get(name, ""), rejected=True)
+    issues = pl.concat([issues_frame(problems), *(r.issues for r in results.values())])
+    issues = issues.sort(["file", "line", "column", "rule"], nulls_last=False)
+    report = ValidationReport(
+        extract=folder.name,
+        month=month,
+        tables=outcomes,
+        missing_tables=sorted(set(contract.tables) - set(paths)),
+        issues=issues,
+    )
+    return ExtractResult(report, results)

@@ -1,0 +1,323 @@
+"""The processed store: parquet tables built from every extract ingested, replaced atomically.
+
+Layout under ``data/processed/``::
+
+    CURRENT                       name of the live generation (replaced with os.replace)
+    g-<hash>/                     one generation: never modified once CURRENT names it
+      manifest.json               extracts, file checksums, row counts; no timestamps
+      tables/<table>.parquet      the current view: each record id at its newest extract
+      versions/<table>/<YYYY-MM>.parquet   every loaded row of every extract, as delivered
+      extracts/<YYYY-MM>/validation.json|csv, quarantine/<table>.csv
+
+An ingest builds the next generation in a ``.tmp-*`` folder (files it does not change are
+hard-linked from the live one), then swaps ``CURRENT``. A crash or a refusal before the swap
+leaves the live generation untouched; leftovers are removed by the next run under the lock.
+The generation's name is a hash of its manifest, and the manifest is a pure function of the
+set of extracts ingested, so ingesting in any order, or twice, gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from filelock import FileLock, Timeout
+
+from safeguard.errors import DataError, LockedError
+from safeguard.ingest.validate import ExtractResult
+from safeguard.schema import Contract
+
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+EXTRACT = "_extract"
+STORE_FORMAT = 1
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    action: str  # "written" or "unchanged"
+    generation: Path
+    manifest: dict[str, Any]
+
+
+def _mkdir(path: Path) -> None:
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    _mkdir(path.parent)
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(path, FILE_MODE)
+
+
+def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    _mkdir(path.parent)
+    frame.write_parquet(path, compression="zstd", statistics=True)
+    os.chmod(path, FILE_MODE)
+
+
+class Store:
+    """Read access to the live generation of a processed store."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    @property
+    def generation(self) -> Path | None:
+        pointer = self.root / CURRENT
+        if not pointer.is_file():
+            return None
+        name = pointer.read_text(encoding="utf-8").strip()
+        path = self.root / name
+        return path if path.is_dir() else None
+
+    def manifest(self) -> dict[str, Any]:
+        generation = self.generation
+        if generation is None:
+            return {"format": STORE_FORMAT, "extracts": {}, "tables": {}}
+        loaded: dict[str, Any] = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+        return loaded
+
+    def table_path(self, table: str) -> Path | None:
+        generation = self.generation
+        path = generation / "tables" / f"{table}.parquet" if generation else None
+        return path if path is not None and path.is_file() else None
+
+    def scan(self, table: str) -> pl.LazyFrame | None:
+        """The current view of a table, or None when no extract has held it."""
+        path = self.table_path(table)
+        return pl.scan_parquet(path) if path is not None else None
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock; a second process gets ``LockedError`` (exit 75) at once."""
+        _mkdir(self.root)
+        lock = FileLock(self.root / LOCK, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LockedError(
+                f"another safeguard run is using {self.root} (lock file {self.root / LOCK}); "
+                "try again when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def clean_leftovers(self) -> list[str]:
+        """Remove what a killed run left behind. Call with the lock held."""
+        live = self.generation
+        removed = []
+        for path in sorted(self.root.iterdir()):
+            stale_tmp = path.name.startswith(".tmp-")
+            stale_gen = path.name.startswith("g-") and (live is None or path != live)
+            if path.is_dir() and (stale_tmp or stale_gen):
+                shutil.rmtree(path)
+                removed.append(path.name)
+        for path in self.root.glob(f"{CURRENT}.tmp*"):
+            path.unlink()
+            removed.append(path.name)
+        return removed
+
+
+def _checksums(result: ExtractResult) -> dict[str, str]:
+    return {t.table: t.sha256 for t in result.report.tables.values()}
+
+
+def _table_stats(versions: pl.LazyFrame, id_column: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The current view (newest extract per id) and per-extract supersession counts."""
+    content = pl.all().exclude(EXTRACT, "_line")
+    flagged = versions.sort([id_column, EXTRACT]).with_columns(
+        (pl.col(EXTRACT) == pl.col(EXTRACT).max().over(id_column)).alias("__latest"),
+        (pl.col(EXTRACT) > pl.col(EXTRACT).min().over(id_column)).alias("__has_older"),
+        pl.struct(content).hash(seed=0).alias("__hash"),
+    )
+    flagged = flagged.with_columns(
+        (pl.col("__has_older") & (pl.col("__hash") != pl.col("__hash").shift(1).over(id_column)))
+        .alias("__revised")
+    )
+    current = flagged.filter("__latest").drop("__latest", "__has_older", "__hash", "__revised")
+    stats = (
+        flagged.group_by(EXTRACT)
+        .agg(
+            (~pl.col("__has_older")).sum().alias("new"),
+            pl.col("__revised").sum().alias("revised"),
+            (pl.col("__has_older") & ~pl.col("__revised")).sum().alias("unchanged"),
+            (~pl.col("__latest")).sum().alias("superseded_by_newer"),
+        )
+        .sort(EXTRACT)
+    )
+    return current, stats
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    _mkdir(target.parent)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def merge_extract(
+    root: Path, result: ExtractResult, contract: Contract, *, before_swap: Any = None
+) -> MergeOutcome:
+    """Merge a validated extract into the store at ``root``, atomically.
+
+    ``before_swap`` is a test hook called just before the new generation goes live.
+    """
+    store = Store(root)
+    report = result.report
+    month = str(report.month)
+    with store.locked():
+        store.clean_leftovers()
+        live = store.generation
+        manifest = store.manifest()
+        extracts: dict[str, Any] = manifest.get("extracts", {})
+        previous = extracts.get(month)
+        mine = _checksums(result)
+        if previous is not None and {
+            name: info["sha256"] for name, info in previous["files"].items()
+        } == mine:
+            assert live is not None
+            return MergeOutcome("unchanged", live, manifest)
+        for other, info in sorted(extracts.items()):
+            theirs = {name: f["sha256"] for name, f in info["files"].items()}
+            if other != month and theirs == mine:
+                raise DataError(
+                    f"{report.extract}: every file is identical to extract {other} already in the "
+                    f"store; was {other} copied under the name {month}? Nothing was written."
+                )
+
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        os.chmod(tmp, DIR_MODE)
+        try:
+            generation = _build_generation(tmp, live, extracts, month, result, contract)
+            if before_swap is not None:
+                before_swap(tmp)
+            final = root / generation["name"]
+            if final.exists():  # same content already live (cannot normally happen)
+                shutil.rmtree(tmp)
+            else:
+                os.replace(tmp, final)
+            pointer = root / f"{CURRENT}.tmp"
+            _write_bytes(pointer, (final.name + "\n").encode())
+            os.replace(pointer, root / CURRENT)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if live is not None and live != final:
+            shutil.rmtree(live, ignore_errors=True)
+        return MergeOutcome("written", final, generation["manifest"])
+
+
+def _old_tables(live: Path | None) -> dict[str, Any]:
+    if live is None:
+        return {}
+    tables: dict[str, Any] = json.loads((live / MANIFEST).read_text(encoding="utf-8"))["tables"]
+    return tables
+
+
+def _build_generation(
+    tmp: Path,
+    live: Path | None,
+    extracts: dict[str, Any],
+    month: str,
+    result: ExtractResult,
+    contract: Contract,
+) -> dict[str, Any]:
+    report = result.report
+    previous_tables = set(extracts.get(month, {}).get("files", {}))
+    affected = sorted(previous_tables | set(result.tables))
+
+    # 1. carry over every file this extract does not change
+    if live is not None:
+        for source in sorted(live.rglob("*")):
+            if not source.is_file() or source.name == MANIFEST:
+                continue
+            relative = source.relative_to(live)
+            parts = relative.parts
+            if parts[0] == "tables" and source.stem in affected:
+                continue
+            if parts[0] == "versions" and source.stem == month:
+                continue
+            if parts[0] == "extracts" and parts[1] == month:
+                continue
+            _link_or_copy(source, tmp / relative)
+
+    # 2. this extract's rows, reports and quarantine
+    for name, table_result in sorted(result.tables.items()):
+        versions = table_result.loaded.with_columns(pl.lit(month).alias(EXTRACT))
+        _write_parquet(versions, tmp / "versions" / name / f"{month}.parquet")
+        if table_result.quarantine.height:
+            _write_bytes(
+                tmp / "extracts" / month / "quarantine" / f"{name}.csv",
+                table_result.quarantine.write_csv().encode("utf-8"),
+            )
+    _write_bytes(tmp / "extracts" / month / "validation.json", report.to_json().encode("utf-8"))
+    _write_bytes(tmp / "extracts" / month / "validation.csv", report.to_csv().encode("utf-8"))
+
+    # 3. rebuild the current view of every affected table from all its versions
+    files: dict[str, dict[str, Any]] = {
+        name: {
+            "file": outcome.file,
+            "sha256": outcome.sha256,
+            "rows": outcome.rows,
+            "loaded": outcome.loaded,
+            "quarantined": outcome.quarantined,
+            "warnings": outcome.warnings,
+            "blank_lines": outcome.blank_lines,
+            "columns_present": outcome.columns_present,
+        }
+        for name, outcome in sorted(report.tables.items())
+    }
+    new_extracts = {k: v for k, v in extracts.items() if k != month}
+    new_extracts[month] = {
+        "source": report.extract,
+        "files": files,
+        "missing_tables": report.missing_tables,
+    }
+    tables_meta: dict[str, Any] = {
+        name: meta
+        for name, meta in _old_tables(live).items()
+        if name not in affected
+    }
+    for name in affected:
+        version_dir = tmp / "versions" / name
+        parts = sorted(version_dir.glob("*.parquet")) if version_dir.is_dir() else []
+        if not parts:  # the only extract that held this table no longer does
+            continue
+        current, stats = _table_stats(pl.scan_parquet(parts), contract.tables[name].id)
+        current_frame, stats_frame = pl.collect_all([current, stats])
+        _write_parquet(current_frame, tmp / "tables" / f"{name}.parquet")
+        for row in stats_frame.iter_rows(named=True):
+            entry = new_extracts.get(row[EXTRACT], {}).get("files", {}).get(name)
+            if entry is not None:
+                entry.update({k: int(row[k]) for k in
+                              ("new", "revised", "unchanged", "superseded_by_newer")})  # fmt: skip
+        tables_meta[name] = {"rows": current_frame.height, "extracts": [p.stem for p in parts]}
+
+    manifest = {
+        "format": STORE_FORMAT,
+        "contract_version": contract.version,
+        "extracts": dict(sorted(new_extracts.items())),
+        "tables": dict(sorted(tables_meta.items())),
+    }
+    data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    _write_bytes(tmp / MANIFEST, data)
+    return {"name": "g-" + hashlib.sha256(data).hexdigest()[:16], "manifest": manifest}
