@@ -27,7 +27,7 @@ demo: $(STAMP)
 	cp -R examples/mini/2015-09 examples/mini/2015-10 $(DEMO)/raw/
 	$(BIN)/safeguard ingest --month 2015-09 --raw-dir $(DEMO)/raw --processed-dir $(DEMO)/processed
 	$(BIN)/safeguard ingest --month 2015-10 --raw-dir $(DEMO)/raw --processed-dir $(DEMO)/processed
-	$(BIN)/python -m safeguard.demo_summary $(DEMO)/processed
+	$(BIN)/safeguard status --processed-dir $(DEMO)/processed
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q || [ $$? -eq 5 ]  # 5 = no tests collected: not a failure

@@ -26,10 +26,12 @@ class InternalError(SafeguardError):
     exit_code = ExitCode.INTERNAL
 
 
-class MonthType(click.ParamType):
+class MonthType(click.ParamType):  # type: ignore[type-arg]
     name = "YYYY-MM"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Month:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Month:
         if isinstance(value, Month):
             return value
         try:
@@ -75,17 +77,36 @@ def _setup_logging(log_file: Path | None) -> None:
     log.propagate = False
 
 
-@click.group(cls=SafeguardGroup, context_settings={"help_option_names": ["-h", "--help"],
-             "show_default": True})  # fmt: skip
+@click.group(
+    name="safeguard",
+    cls=SafeguardGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
 @click.version_option(__version__, "--version", prog_name="safeguard")
-@click.option("--pipelines", "pipelines", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("pipelines"), envvar="SAFEGUARD_PIPELINES", show_envvar=True,
-              help="Folder holding extracts.yaml and codes.yaml.")  # fmt: skip
-@click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False),
-              default=None, envvar="SAFEGUARD_LOG_FILE", show_envvar=True,
-              help="Append a log (counts and rule codes, never a child's id) to this file.")  # fmt: skip
-@click.option("--debug", is_flag=True, envvar="SAFEGUARD_DEBUG", show_envvar=True,
-              help="Show tracebacks of internal errors.")  # fmt: skip
+@click.option(
+    "--pipelines",
+    "pipelines",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("pipelines"),
+    envvar="SAFEGUARD_PIPELINES",
+    show_envvar=True,
+    help="Folder holding extracts.yaml and codes.yaml.",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="SAFEGUARD_LOG_FILE",
+    show_envvar=True,
+    help="Append a log (counts and rule codes, never a child's id) to this file.",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="SAFEGUARD_DEBUG",
+    show_envvar=True,
+    help="Show tracebacks of internal errors.",
+)
 @click.pass_context
 def cli(ctx: click.Context, pipelines: Path, log_file: Path | None, debug: bool) -> None:
     """Children's safeguarding performance data from monthly case-management extracts.
@@ -106,21 +127,49 @@ def _contract(ctx: click.Context):  # type: ignore[no-untyped-def]
 
 def _check_options(func: Any) -> Any:
     options = [
-        click.option("--month", type=MONTH, default=None, envvar="SAFEGUARD_MONTH",
-                     show_envvar=True,
-                     help="The month the extract closes (default: the folder's name)."),
-        click.option("--encoding", default=None, envvar="SAFEGUARD_ENCODING", show_envvar=True,
-                     help="Read files in this encoding instead of UTF-8 (for example cp1252)."),
-        click.option("--max-quarantine", type=click.FloatRange(0, 1), default=0.01,
-                     envvar="SAFEGUARD_MAX_QUARANTINE", show_envvar=True,
-                     help="Refuse a file when more than this share of its rows have errors."),
-        click.option("--strict", is_flag=True, envvar="SAFEGUARD_STRICT", show_envvar=True,
-                     help="Any error or warning refuses the whole extract (for cron)."),
-        click.option("--report-json", type=click.Path(path_type=Path, dir_okay=False),
-                     default=None, help="Also write the full report as JSON here."),
-        click.option("--report-csv", type=click.Path(path_type=Path, dir_okay=False),
-                     default=None, help="Also write the full report as CSV here."),
-    ]  # fmt: skip
+        click.option(
+            "--month",
+            type=MONTH,
+            default=None,
+            envvar="SAFEGUARD_MONTH",
+            show_envvar=True,
+            help="The month the extract closes (default: the folder's name).",
+        ),
+        click.option(
+            "--encoding",
+            default=None,
+            envvar="SAFEGUARD_ENCODING",
+            show_envvar=True,
+            help="Read files in this encoding instead of UTF-8 (for example cp1252).",
+        ),
+        click.option(
+            "--max-quarantine",
+            type=click.FloatRange(0, 1),
+            default=0.01,
+            envvar="SAFEGUARD_MAX_QUARANTINE",
+            show_envvar=True,
+            help="Refuse a file when more than this share of its rows have errors.",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            envvar="SAFEGUARD_STRICT",
+            show_envvar=True,
+            help="Any error or warning refuses the whole extract (for cron).",
+        ),
+        click.option(
+            "--report-json",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            help="Also write the full report as JSON here.",
+        ),
+        click.option(
+            "--report-csv",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            help="Also write the full report as CSV here.",
+        ),
+    ]
     for option in reversed(options):
         func = option(func)
     return func
@@ -150,8 +199,14 @@ def _resolve(path: Path | None, month: Month | None, raw_dir: Path) -> tuple[Pat
     return path, month
 
 
-def _finish(report: Any, contract: Any, strict: bool, verdict: str,
-            report_json: Path | None, report_csv: Path | None) -> None:  # fmt: skip
+def _finish(
+    report: Any,
+    contract: Any,
+    strict: bool,
+    verdict: str,
+    report_json: Path | None,
+    report_csv: Path | None,
+) -> None:
     from safeguard.console import console, show_report
 
     show_report(report, contract, console())
@@ -172,9 +227,16 @@ def _finish(report: Any, contract: Any, strict: bool, verdict: str,
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @_check_options
 @click.pass_context
-def validate(ctx: click.Context, path: Path, month: Month | None, encoding: str | None,
-             max_quarantine: float, strict: bool, report_json: Path | None,
-             report_csv: Path | None) -> None:  # fmt: skip
+def validate(
+    ctx: click.Context,
+    path: Path,
+    month: Month | None,
+    encoding: str | None,
+    max_quarantine: float,
+    strict: bool,
+    report_json: Path | None,
+    report_csv: Path | None,
+) -> None:
     """Check an extract folder against the contract and write nothing to the store.
 
     Exits 1 when ingest would refuse the extract (a file-level error, or any problem with
@@ -187,8 +249,7 @@ def validate(ctx: click.Context, path: Path, month: Month | None, encoding: str 
 
     folder, month = _resolve(path, month, path.parent)
     contract = _contract(ctx)
-    report = run_validate(folder, month, contract, encoding=encoding,
-                          max_quarantine=max_quarantine)  # fmt: skip
+    report = run_validate(folder, month, contract, encoding=encoding, max_quarantine=max_quarantine)
     verdict = _verdict(report, strict, dry_run=True)
     _finish(report, contract, strict, verdict, report_json, report_csv)
 
@@ -201,27 +262,49 @@ def _verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> s
     rows = sum(t.loaded for t in report.tables.values())
     quarantined = report.quarantined
     if dry_run:
-        return (f"Valid: {rows:,} rows would load, {quarantined:,} would be quarantined "
-                f"(validate writes nothing).")  # fmt: skip
+        return (
+            f"Valid: {rows:,} rows would load, {quarantined:,} would be quarantined "
+            f"(validate writes nothing)."
+        )
     if action == "unchanged":
         return f"Unchanged: extract {report.month} is already in the store with the same files."
     return f"Loaded {report.month}: {rows:,} rows, {quarantined:,} quarantined."
 
 
 @cli.command()
-@click.argument("path", required=False,
-                type=click.Path(exists=True, file_okay=False, path_type=Path))  # fmt: skip
+@click.argument(
+    "path", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
 @_check_options
-@click.option("--raw-dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("data/raw"), envvar="SAFEGUARD_RAW_DIR", show_envvar=True,
-              help="Where extract folders named YYYY-MM arrive.")  # fmt: skip
-@click.option("--processed-dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("data/processed"), envvar="SAFEGUARD_PROCESSED_DIR", show_envvar=True,
-              help="The processed store.")  # fmt: skip
+@click.option(
+    "--raw-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("data/raw"),
+    envvar="SAFEGUARD_RAW_DIR",
+    show_envvar=True,
+    help="Where extract folders named YYYY-MM arrive.",
+)
+@click.option(
+    "--processed-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("data/processed"),
+    envvar="SAFEGUARD_PROCESSED_DIR",
+    show_envvar=True,
+    help="The processed store.",
+)
 @click.pass_context
-def ingest(ctx: click.Context, path: Path | None, month: Month | None, encoding: str | None,
-           max_quarantine: float, strict: bool, report_json: Path | None,
-           report_csv: Path | None, raw_dir: Path, processed_dir: Path) -> None:  # fmt: skip
+def ingest(
+    ctx: click.Context,
+    path: Path | None,
+    month: Month | None,
+    encoding: str | None,
+    max_quarantine: float,
+    strict: bool,
+    report_json: Path | None,
+    report_csv: Path | None,
+    raw_dir: Path,
+    processed_dir: Path,
+) -> None:
     """Validate an extract and merge it into the processed store.
 
     Rows with errors are quarantined and the rest load (exit 0); a file-level error, a file
@@ -236,13 +319,49 @@ def ingest(ctx: click.Context, path: Path | None, month: Month | None, encoding:
 
     folder, month = _resolve(path, month, raw_dir)
     contract = _contract(ctx)
-    outcome = run_ingest(folder, month, contract, processed_dir, strict=strict,
-                         encoding=encoding, max_quarantine=max_quarantine)  # fmt: skip
+    outcome = run_ingest(
+        folder,
+        month,
+        contract,
+        processed_dir,
+        strict=strict,
+        encoding=encoding,
+        max_quarantine=max_quarantine,
+    )
     verdict = _verdict(outcome.report, strict, dry_run=False, action=outcome.action)
-    if outcome.generation is not None and outcome.report.quarantined and outcome.action == "written":
+    if (
+        outcome.generation is not None
+        and outcome.report.quarantined
+        and outcome.action == "written"
+    ):
         where = outcome.generation / "extracts" / str(month)
         verdict += f"\nQuarantined rows and the full report: {where}"
     _finish(outcome.report, contract, strict, verdict, report_json, report_csv)
+
+
+@cli.command()
+@click.option(
+    "--processed-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("data/processed"),
+    envvar="SAFEGUARD_PROCESSED_DIR",
+    show_envvar=True,
+    help="The processed store.",
+)
+def status(processed_dir: Path) -> None:
+    """Show what the processed store holds: extracts, row counts, revisions.
+
+    \b
+    safeguard status --processed-dir data/processed
+    """
+    from safeguard.console import console, show_status
+    from safeguard.store import Store
+
+    store = Store(processed_dir)
+    generation = store.generation
+    show_status(
+        str(processed_dir), generation.name if generation else None, store.manifest(), console()
+    )
 
 
 def main() -> None:

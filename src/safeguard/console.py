@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import polars as pl
 from rich import box
@@ -19,8 +20,13 @@ SHOWN_PROBLEMS = 20
 def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     terminal = stream.isatty()
-    return Console(file=stream, width=None if terminal else 160, no_color=not terminal,
-                   highlight=False, soft_wrap=False)  # fmt: skip
+    return Console(
+        file=stream,
+        width=None if terminal else 160,
+        no_color=not terminal,
+        highlight=False,
+        soft_wrap=False,
+    )
 
 
 def _person_columns(contract: Contract) -> set[str]:
@@ -45,11 +51,16 @@ def safe_issues(report: ValidationReport, contract: Contract) -> pl.DataFrame:
 
 def show_report(report: ValidationReport, contract: Contract, out: Console) -> None:
     """Per-file counts, problems by rule, and the first problems with file, line and value."""
-    files = RichTable(title=f"Extract {report.month} ({report.extract})", box=box.SIMPLE_HEAD,
-                      title_justify="left")  # fmt: skip
+    files = RichTable(
+        title=f"Extract {report.month} ({report.extract})",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
     for heading in ("table", "file", "rows", "loaded", "quarantined", "warnings", "status"):
-        files.add_column(heading, justify="right" if heading in ("rows", "loaded",
-                         "quarantined", "warnings") else "left")  # fmt: skip
+        files.add_column(
+            heading,
+            justify="right" if heading in ("rows", "loaded", "quarantined", "warnings") else "left",
+        )
     file_errors = set(
         report.issues.filter((pl.col("level") == "file") & (pl.col("severity") == "error"))
         .get_column("file")
@@ -57,8 +68,15 @@ def show_report(report: ValidationReport, contract: Contract, out: Console) -> N
     )
     for name, t in sorted(report.tables.items()):
         status = "refused" if t.rejected or t.file in file_errors else "ok"
-        files.add_row(name, t.file, f"{t.rows:,}", f"{t.loaded:,}", f"{t.quarantined:,}",
-                      f"{t.warnings:,}", status)  # fmt: skip
+        files.add_row(
+            name,
+            t.file,
+            f"{t.rows:,}",
+            f"{t.loaded:,}",
+            f"{t.quarantined:,}",
+            f"{t.warnings:,}",
+            status,
+        )
     out.print(files)
     if report.missing_tables:
         out.print(f"Not in this extract: {', '.join(report.missing_tables)}")
@@ -67,24 +85,77 @@ def show_report(report: ValidationReport, contract: Contract, out: Console) -> N
         return
     by_rule = (
         report.issues.group_by("rule", "severity", "file", "column")
-        .agg(pl.len().alias("count"), pl.col("line").min().alias("first_line"),
-             pl.col("message").first())  # fmt: skip
+        .agg(
+            pl.len().alias("count"),
+            pl.col("line").min().alias("first_line"),
+            pl.col("message").first(),
+        )
         .sort("severity", "file", "rule", "column")
     )
     rules = RichTable(title="Problems by rule", box=box.SIMPLE_HEAD, title_justify="left")
     for heading in ("rule", "severity", "file", "column", "count", "first line", "message"):
         rules.add_column(heading, justify="right" if heading in ("count", "first line") else "left")
     for row in by_rule.iter_rows(named=True):
-        rules.add_row(row["rule"], row["severity"], row["file"], row["column"] or "",
-                      f"{row['count']:,}", "" if row["first_line"] is None else str(row["first_line"]),
-                      row["message"])  # fmt: skip
+        rules.add_row(
+            row["rule"],
+            row["severity"],
+            row["file"],
+            row["column"] or "",
+            f"{row['count']:,}",
+            "" if row["first_line"] is None else str(row["first_line"]),
+            row["message"],
+        )
     out.print(rules)
     shown = safe_issues(report, contract).head(SHOWN_PROBLEMS)
-    listing = RichTable(title=f"First {shown.height} of {report.issues.height} problems",
-                        box=box.SIMPLE_HEAD, title_justify="left")  # fmt: skip
+    listing = RichTable(
+        title=f"First {shown.height} of {report.issues.height} problems",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
     for heading in ("file", "line", "column", "value", "rule", "severity"):
         listing.add_column(heading)
     for row in shown.iter_rows(named=True):
-        listing.add_row(row["file"], "" if row["line"] is None else str(row["line"]),
-                        row["column"] or "", row["value"] or "", row["rule"], row["severity"])  # fmt: skip
+        listing.add_row(
+            row["file"],
+            "" if row["line"] is None else str(row["line"]),
+            row["column"] or "",
+            row["value"] or "",
+            row["rule"],
+            row["severity"],
+        )
     out.print(listing)
+
+
+def show_status(root: str, generation: str | None, manifest: dict[str, Any], out: Console) -> None:
+    """What the store holds: each extract's counts, and each table's current rows."""
+    if generation is None:
+        out.print(f"The store {root} is empty: ingest an extract first.")
+        return
+    extracts = RichTable(
+        title=f"Store {root} (generation {generation})", box=box.SIMPLE_HEAD, title_justify="left"
+    )
+    headings = (
+        "extract",
+        "files",
+        "rows",
+        "loaded",
+        "quarantined",
+        "new",
+        "revised",
+        "unchanged",
+        "superseded later",
+    )
+    for heading in headings:
+        extracts.add_column(heading, justify="left" if heading == "extract" else "right")
+    keys = ("rows", "loaded", "quarantined", "new", "revised", "unchanged", "superseded_by_newer")
+    for month, info in manifest["extracts"].items():
+        files = info["files"].values()
+        totals = [sum(int(f.get(key, 0)) for f in files) for key in keys]
+        extracts.add_row(month, str(len(info["files"])), *(f"{n:,}" for n in totals))
+    out.print(extracts)
+    tables = RichTable(title="Current view", box=box.SIMPLE_HEAD, title_justify="left")
+    for heading in ("table", "records", "from extracts"):
+        tables.add_column(heading, justify="right" if heading == "records" else "left")
+    for name, meta in manifest["tables"].items():
+        tables.add_row(name, f"{meta['rows']:,}", ", ".join(meta["extracts"]))
+    out.print(tables)

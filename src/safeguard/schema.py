@@ -1,4 +1,4 @@
-"""The extract contract as typed configuration: ``pipelines/extracts.yaml`` and ``pipelines/codes.yaml``.
+"""The extract contract as typed configuration: ``pipelines/extracts.yaml`` and ``codes.yaml``.
 
 The YAML declares every table, column, type, code list, alias and rule code; the ingest engine
 holds no column names of its own. Unknown keys are rejected and every problem is listed with its
@@ -165,10 +165,13 @@ class Contract(_Strict):
         for tname, table in self.tables.items():
             for cname, column in table.columns.items():
                 if column.codes is not None and column.codes not in self.codes:
-                    problems.append(f"tables.{tname}.columns.{cname}: unknown code list {column.codes}")
+                    problems.append(
+                        f"tables.{tname}.columns.{cname}: unknown code list {column.codes}"
+                    )
                 if column.references is not None and column.references not in self.tables:
                     problems.append(
-                        f"tables.{tname}.columns.{cname}: references unknown table {column.references}"
+                        f"tables.{tname}.columns.{cname}: references unknown table "
+                        f"{column.references}"
                     )
             for across in table.date_order_across:
                 other = self.tables.get(across.table)
@@ -192,7 +195,9 @@ def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: not found (is --pipelines pointing at the pipelines folder?)")
+        raise ConfigError(
+            f"{path}: not found (is --pipelines pointing at the pipelines folder?)"
+        ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

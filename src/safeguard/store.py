@@ -53,7 +53,14 @@ class MergeOutcome:
 
 
 def _mkdir(path: Path) -> None:
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """Create a folder and any missing parents, each readable by the owner only."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(folder, DIR_MODE)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -149,8 +156,9 @@ def _table_stats(versions: pl.LazyFrame, id_column: str) -> tuple[pl.LazyFrame, 
         pl.struct(content).hash(seed=0).alias("__hash"),
     )
     flagged = flagged.with_columns(
-        (pl.col("__has_older") & (pl.col("__hash") != pl.col("__hash").shift(1).over(id_column)))
-        .alias("__revised")
+        (
+            pl.col("__has_older") & (pl.col("__hash") != pl.col("__hash").shift(1).over(id_column))
+        ).alias("__revised")
     )
     current = flagged.filter("__latest").drop("__latest", "__has_older", "__hash", "__revised")
     stats = (
@@ -191,9 +199,10 @@ def merge_extract(
         extracts: dict[str, Any] = manifest.get("extracts", {})
         previous = extracts.get(month)
         mine = _checksums(result)
-        if previous is not None and {
-            name: info["sha256"] for name, info in previous["files"].items()
-        } == mine:
+        if (
+            previous is not None
+            and {name: info["sha256"] for name, info in previous["files"].items()} == mine
+        ):
             assert live is not None
             return MergeOutcome("unchanged", live, manifest)
         for other, info in sorted(extracts.items()):
@@ -251,12 +260,12 @@ def _build_generation(
             if not source.is_file() or source.name == MANIFEST:
                 continue
             relative = source.relative_to(live)
-            parts = relative.parts
-            if parts[0] == "tables" and source.stem in affected:
+            top = relative.parts
+            if top[0] == "tables" and source.stem in affected:
                 continue
-            if parts[0] == "versions" and source.stem == month:
+            if top[0] == "versions" and source.stem == month:
                 continue
-            if parts[0] == "extracts" and parts[1] == month:
+            if top[0] == "extracts" and top[1] == month:
                 continue
             _link_or_copy(source, tmp / relative)
 
@@ -293,24 +302,39 @@ def _build_generation(
         "missing_tables": report.missing_tables,
     }
     tables_meta: dict[str, Any] = {
-        name: meta
-        for name, meta in _old_tables(live).items()
-        if name not in affected
+        name: meta for name, meta in _old_tables(live).items() if name not in affected
     }
     for name in affected:
         version_dir = tmp / "versions" / name
         parts = sorted(version_dir.glob("*.parquet")) if version_dir.is_dir() else []
         if not parts:  # the only extract that held this table no longer does
             continue
-        current, stats = _table_stats(pl.scan_parquet(parts), contract.tables[name].id)
-        current_frame, stats_frame = pl.collect_all([current, stats])
-        _write_parquet(current_frame, tmp / "tables" / f"{name}.parquet")
+        target = tmp / "tables" / f"{name}.parquet"
+        if len(parts) == 1:  # one extract holds this table: its rows are the current view
+            _link_or_copy(parts[0], target)
+            rows = pl.scan_parquet(parts[0]).select(pl.len()).collect().item()
+            stats_frame = pl.DataFrame(
+                {
+                    EXTRACT: [parts[0].stem],
+                    "new": [rows],
+                    "revised": [0],
+                    "unchanged": [0],
+                    "superseded_by_newer": [0],
+                }
+            )
+            current_rows = int(rows)
+        else:
+            current, stats = _table_stats(pl.scan_parquet(parts), contract.tables[name].id)
+            current_frame, stats_frame = pl.collect_all([current, stats])
+            _write_parquet(current_frame, target)
+            current_rows = current_frame.height
         for row in stats_frame.iter_rows(named=True):
             entry = new_extracts.get(row[EXTRACT], {}).get("files", {}).get(name)
             if entry is not None:
-                entry.update({k: int(row[k]) for k in
-                              ("new", "revised", "unchanged", "superseded_by_newer")})  # fmt: skip
-        tables_meta[name] = {"rows": current_frame.height, "extracts": [p.stem for p in parts]}
+                entry.update(
+                    {k: int(row[k]) for k in ("new", "revised", "unchanged", "superseded_by_newer")}
+                )
+        tables_meta[name] = {"rows": current_rows, "extracts": [p.stem for p in parts]}
 
     manifest = {
         "format": STORE_FORMAT,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,7 @@ def _decode(data: bytes, encoding: str | None) -> bytes:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileProblem(
             "not-utf8",
-            "is UTF-16 (Unicode text), not UTF-8: "
-            + REEXPORT_HINT.replace("cp1252", "utf-16"),
+            "is UTF-16 (Unicode text), not UTF-8: " + REEXPORT_HINT.replace("cp1252", "utf-16"),
         )
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
@@ -105,7 +105,7 @@ def _sniff_binary(data: bytes) -> None:
 
 
 def _structure(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Record start and end offsets, field counts and starting line numbers, vectorised.
+    """Record start offsets, field counts, starting line numbers and blankness, vectorised.
 
     A newline or comma is structural when an even number of quote characters precede it (RFC
     4180: doubled quotes inside a quoted field keep the parity).
@@ -131,19 +131,24 @@ def _structure(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     record_of_comma = np.searchsorted(starts, commas, side="right") - 1
     fields = np.bincount(record_of_comma, minlength=starts.size) + 1
     lines = np.searchsorted(newlines, starts) + 1
-    return starts, ends, fields, lines
+    length = ends - starts
+    has_cr = np.zeros(starts.size, dtype=bool)
+    nonempty = length > 0
+    has_cr[nonempty] = arr[ends[nonempty] - 1] == 13
+    blank = (length - has_cr) == fields - 1  # nothing but separators
+    return starts, fields, lines, blank
 
 
 def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
     """Parse a whole CSV file's bytes; raise ``FileProblem`` for anything file-level."""
     digest = sha256_of(data)
-    if not data.strip(UTF8_BOM + b" \t\r\n"):
+    if re.search(rb"[^\s\xef\xbb\xbf]", data) is None:
         raise FileProblem("empty-file", "is empty")
     _sniff_binary(data)
     data = _decode(data, encoding)
-    starts, ends, fields, lines = _structure(data)
-
-    header_text = data[starts[0] : ends[0]].decode("utf-8").rstrip("\r")
+    starts, fields, lines, blank = _structure(data)
+    header_end = int(starts[1]) - 1 if starts.size > 1 else len(data)
+    header_text = data[:header_end].decode("utf-8").rstrip("\r\n")
     header = next(csv.reader([header_text]))
     if not any(name.strip() for name in header):
         raise FileProblem("empty-file", "has no header row (the first line is blank)", 1)
@@ -166,15 +171,26 @@ def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
             + (f"; {too_many.size} such lines in all" if too_many.size > 1 else ""),
             int(lines[first]),
         )
-    if starts.size == 1:
+    short = np.flatnonzero((fields[1:] < ncols) & ~blank[1:])
+    if short.size:
+        first = int(short[0]) + 1
+        nfields = int(fields[first])
+        raise FileProblem(
+            "ragged-row",
+            f"line {int(lines[first])} has {nfields} field{'s' if nfields != 1 else ''} where "
+            f"the header has {ncols} (a truncated line, or a different separator)"
+            + (f"; {short.size} such lines in all" if short.size > 1 else ""),
+            int(lines[first]),
+        )
+    if not (~blank[1:]).any():
         raise FileProblem("header-only", "has a header but no rows")
 
-    body = data[int(ends[0]) + 1 :]
     names = [str(i) for i in range(ncols)]
+    # polars takes the column count from the first line, so give it a header of our own
+    body = (",".join(names) + "\n").encode() + data[header_end + 1 :]
     frame = pl.read_csv(
         body,
-        has_header=False,
-        new_columns=names,
+        has_header=True,
         infer_schema=False,
         raise_if_empty=False,
         truncate_ragged_lines=False,
@@ -185,28 +201,12 @@ def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
             f"could not be split into rows consistently ({frame.height} rows parsed, "
             f"{starts.size - 1} records found): check the quoting",
         )
-    stripped = [pl.col(n).str.strip_chars() for n in names]
-    frame = frame.with_columns(
-        pl.Series(LINE, lines[1:], dtype=pl.UInt32),
-        pl.Series("_fields", fields[1:], dtype=pl.UInt32),
-        pl.all_horizontal([(s.is_null() | (s == "")) for s in stripped]).alias("_blank"),
-    )
-    short = frame.filter((pl.col("_fields") < ncols) & ~pl.col("_blank"))
-    if short.height:
-        first_line = int(short[LINE][0])
-        nfields = int(short["_fields"][0])
-        raise FileProblem(
-            "ragged-row",
-            f"line {first_line} has {nfields} field{'s' if nfields != 1 else ''} where the header "
-            f"has {ncols} (a truncated line, or a different separator)"
-            + (f"; {short.height} such lines in all" if short.height > 1 else ""),
-            first_line,
-        )
-    blank = int(frame["_blank"].sum())
-    frame = frame.filter(~pl.col("_blank")).drop("_fields", "_blank")
-    if frame.height == 0:
-        raise FileProblem("header-only", "has a header but no rows")
-    return RawCsv(header=header, frame=frame, sha256=digest, blank_lines=blank)
+    keep = ~blank[1:]
+    frame = frame.with_columns(pl.Series(LINE, lines[1:], dtype=pl.UInt32))
+    blank_lines = int(blank[1:].sum())
+    if blank_lines:
+        frame = frame.filter(pl.Series(keep))
+    return RawCsv(header=header, frame=frame, sha256=digest, blank_lines=blank_lines)
 
 
 def read_csv_file(path: Path, encoding: str | None = None) -> RawCsv:

@@ -20,7 +20,8 @@ ISSUE_SCHEMA: dict[str, pl.DataType] = {
     "value": pl.String(),
     "rule": pl.String(),
     "severity": pl.String(),
-    "level": pl.String(),  # "file": the whole file is refused; "row": the row is quarantined or warned
+    # "file": the whole file is refused (or warned about); "row": one row is quarantined or warned
+    "level": pl.String(),
     "message": pl.String(),
 }
 REPORT_COLUMNS = ["file", "line", "column", "value", "rule", "severity", "message"]
@@ -125,12 +126,12 @@ class ValidationReport:
     def to_json(self) -> str:
         payload = {
             "summary": self.summary(),
-            "issues": self.issues.select(REPORT_COLUMNS + ["level"]).to_dicts(),
+            "issues": self.issues.select([*REPORT_COLUMNS, "level"]).to_dicts(),
         }
         return json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n"
 
     def to_csv(self) -> str:
-        return self.issues.select(REPORT_COLUMNS + ["level"]).write_csv()
+        return self.issues.select([*REPORT_COLUMNS, "level"]).write_csv()
 
     def write(self, json_path: Path | None, csv_path: Path | None) -> None:
         if json_path is not None:

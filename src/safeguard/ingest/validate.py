@@ -34,8 +34,16 @@ RULES = "_rules"  # quarantine: the rule codes a row failed
 DATE_FORM = r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})$"
 DATETIME_FORM = r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})(?:[ T]\d{2}:\d{2}(?::\d{2})?)?$"
 UK_DATE = r"^(\d{2})/(\d{2})/(\d{4})"
-FLAG_VALUES = {"y": True, "yes": True, "true": True, "1": True, "n": False, "no": False,
-               "false": False, "0": False}  # fmt: skip
+FLAG_VALUES = {
+    "y": True,
+    "yes": True,
+    "true": True,
+    "1": True,
+    "n": False,
+    "no": False,
+    "false": False,
+    "0": False,
+}
 ANNEX_A_PREFIX = r"^[A-Za-z]{1,2}\)\s*"
 
 DTYPES: dict[ColumnType, pl.DataType] = {
@@ -104,21 +112,23 @@ def _parsed(name: str, column: Column, lookup: dict[str, str] | None) -> pl.Expr
     if kind in (ColumnType.ID, ColumnType.TEXT):
         parsed = raw
     elif kind is ColumnType.DATE:
-        iso = raw.str.replace(UK_DATE, "${3}-${2}-${1}")
         parsed = pl.when(raw.str.contains(DATE_FORM)).then(
-            iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+            _iso_date(raw).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
         )
     elif kind is ColumnType.DATETIME:
-        iso = raw.str.replace(UK_DATE, "${3}-${2}-${1}").str.replace(r"^(\S{10})T", "${1} ")
-        full = (
-            pl.when(iso.str.len_chars() == 10)
-            .then(iso + " 00:00:00")
-            .when(iso.str.len_chars() == 16)
-            .then(iso + ":00")
-            .otherwise(iso)
+        # the form is checked by one regex; the parse itself uses cheap slices, no regex
+        clock = raw.str.slice(11)
+        clock = (
+            pl.when(clock.str.len_bytes() == 0)
+            .then(pl.lit("00:00:00"))
+            .when(clock.str.len_bytes() == 5)
+            .then(clock + ":00")
+            .otherwise(clock)
         )
         parsed = pl.when(raw.str.contains(DATETIME_FORM)).then(
-            full.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+            (_iso_date(raw.str.slice(0, 10)) + " " + clock).str.strptime(
+                pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False
+            )
         )
     elif kind is ColumnType.FLAG:
         parsed = raw.str.to_lowercase().replace_strict(
@@ -126,17 +136,7 @@ def _parsed(name: str, column: Column, lookup: dict[str, str] | None) -> pl.Expr
         )
     elif kind is ColumnType.CODE:
         assert lookup is not None
-        value = (
-            raw.str.replace(ANNEX_A_PREFIX, "")
-            .str.strip_chars()
-            .str.replace_all(r"\s+", " ")
-            .str.to_uppercase()
-        )
-        leading = value.str.extract(r"^([A-Z0-9_]+)\s*[:\-]", 1)
-        parsed = pl.coalesce(
-            value.replace_strict(lookup, default=None, return_dtype=pl.String),
-            leading.replace_strict(lookup, default=None, return_dtype=pl.String),
-        )
+        parsed = raw.replace_strict(lookup, default=None, return_dtype=pl.String)
     elif kind is ColumnType.INTEGER:
         parsed = pl.when(raw.str.contains(r"^[+-]?\d+$")).then(raw.cast(pl.Int64, strict=False))
     else:  # NUMBER
@@ -144,6 +144,38 @@ def _parsed(name: str, column: Column, lookup: dict[str, str] | None) -> pl.Expr
             raw.cast(pl.Float64, strict=False)
         )
     return parsed.cast(DTYPES[kind]).alias(name + PARSED)
+
+
+def _iso_date(text: pl.Expr) -> pl.Expr:
+    """``DD/MM/YYYY`` rearranged to ``YYYY-MM-DD``; anything else unchanged (slices, no regex)."""
+    uk = pl.concat_str(
+        text.str.slice(6, 4), pl.lit("-"), text.str.slice(3, 2), pl.lit("-"), text.str.slice(0, 2)
+    )
+    return pl.when(text.str.slice(2, 1) == "/").then(uk).otherwise(text)
+
+
+def normalise_code(value: str) -> str:
+    """An Annex A style value reduced to what the code list is looked up by."""
+    value = re.sub(ANNEX_A_PREFIX, "", value.strip())
+    return re.sub(r"\s+", " ", value.strip()).upper()
+
+
+def code_lookup(values: list[str], table: dict[str, str]) -> dict[str, str]:
+    """Map each distinct raw value to its canonical code, where it has one.
+
+    A value is found as written (``M``), after removing an Annex A letter prefix and case
+    (``a) Male``), or by its leading code before a colon or dash (``u) 10: Unknown``).
+    """
+    found = {}
+    for value in values:
+        key = normalise_code(value)
+        code = table.get(key)
+        if code is None:
+            leading = re.match(r"^([A-Z0-9_]+)\s*[:\-]", key)
+            code = table.get(leading.group(1)) if leading else None
+        if code is not None:
+            found[value] = code
+    return found
 
 
 def _as_date(name: str, column: Column) -> pl.Expr:
@@ -161,14 +193,21 @@ def _describe_codes(codes: dict[str, tuple[str, ...]]) -> str:
 
 
 def _column_checks(
-    table: Table, name: str, column: Column, contract: Contract, month_end: date
+    table: Table,
+    name: str,
+    column: Column,
+    contract: Contract,
+    month_end: date,
+    has_duplicates: bool,
 ) -> list[tuple[pl.Expr, Check]]:
     raw = pl.col(name)
     parsed = pl.col(name + PARSED)
     found: list[tuple[pl.Expr, Check]] = []
 
     def add(check: ColumnCheck, condition: pl.Expr, message: str) -> None:
-        found.append((condition, Check("", name, column.rule(check), Severity.ERROR, pl.lit(message))))
+        found.append(
+            (condition, Check("", name, column.rule(check), Severity.ERROR, pl.lit(message)))
+        )
 
     if column.required:
         add("required-value", raw.is_null(), f"{name} is blank; every row needs one")
@@ -189,16 +228,22 @@ def _column_checks(
         bounds = (
             f"between {column.minimum:g} and {column.maximum:g}"
             if column.minimum is not None and column.maximum is not None
-            else f"at least {low:g}" if column.minimum is not None else f"at most {high:g}"
+            else f"at least {low:g}"
+            if column.minimum is not None
+            else f"at most {high:g}"
         )
-        add("out-of-range", parsed.is_not_null() & ~parsed.is_between(low, high), f"must be {bounds}")
+        add(
+            "out-of-range",
+            parsed.is_not_null() & ~parsed.is_between(low, high),
+            f"must be {bounds}",
+        )
     if column.type in (ColumnType.DATE, ColumnType.DATETIME) and not column.future_ok:
         add(
             "after-extract-month",
             _as_date(name, column) > month_end,
             f"dated after the end of the extract's month ({month_end.isoformat()})",
         )
-    if name == table.id:
+    if name == table.id and has_duplicates:
         add(
             "duplicate-id",
             raw.is_not_null() & raw.is_duplicated(),
@@ -245,32 +290,45 @@ def _map_header(
     positions: dict[str, int] = {}
     problems: list[dict[str, Any]] = []
     for index, heading in enumerate(raw.header):
-        cname = names.get(norm(heading))
-        if cname is None:
+        known = names.get(norm(heading))
+        if known is None:
             shown = heading.strip() or f"(blank heading, column {index + 1})"
             problems.append(
-                file_issue(table.file, "unknown-column",
-                           "column not in the extract contract: it is not loaded",
-                           line=1, column=shown, severity=Severity.WARNING)
-            )  # fmt: skip
-        elif cname in positions:
-            first = raw.header[positions[cname]].strip()
+                file_issue(
+                    table.file,
+                    "unknown-column",
+                    "column not in the extract contract: it is not loaded",
+                    line=1,
+                    column=shown,
+                    severity=Severity.WARNING,
+                )
+            )
+        elif known in positions:
+            first = raw.header[positions[known]].strip()
             problems.append(
-                file_issue(table.file, "duplicate-column",
-                           f"two columns mean {cname}: {first!r} (column {positions[cname] + 1}) "
-                           f"and {heading.strip()!r} (column {index + 1})",
-                           line=1, column=cname)
-            )  # fmt: skip
+                file_issue(
+                    table.file,
+                    "duplicate-column",
+                    f"two columns mean {known}: {first!r} (column {positions[known] + 1}) "
+                    f"and {heading.strip()!r} (column {index + 1})",
+                    line=1,
+                    column=known,
+                )
+            )
         else:
-            positions[cname] = index
+            positions[known] = index
     for cname, column in table.columns.items():
         if column.required and cname not in positions:
             problems.append(
-                file_issue(table.file, "missing-column",
-                           f"required column {cname} is missing "
-                           f"(headings found: {', '.join(h.strip() for h in raw.header)})",
-                           line=1, column=cname)
-            )  # fmt: skip
+                file_issue(
+                    table.file,
+                    "missing-column",
+                    f"required column {cname} is missing "
+                    f"(headings found: {', '.join(h.strip() for h in raw.header)})",
+                    line=1,
+                    column=cname,
+                )
+            )
     return positions, problems
 
 
@@ -284,25 +342,50 @@ class _Planned:
 
 
 def _plan(
-    name: str, table: Table, raw: RawCsv, positions: dict[str, int], contract: Contract,
+    name: str,
+    table: Table,
+    raw: RawCsv,
+    positions: dict[str, int],
+    contract: Contract,
     month: Month,
-) -> tuple[pl.LazyFrame, _Planned]:  # fmt: skip
+) -> tuple[pl.LazyFrame, _Planned]:
     present = [c for c in table.columns if c in positions]
+    # Code columns hold few distinct values: map those in Python once, then replace vectorised.
+    # The id column is checked for duplicates only when its distinct count says there are some.
+    probes = [
+        _text(str(positions[c])).unique().implode().alias(c)
+        for c in present
+        if table.columns[c].codes is not None
+    ]
+    ident = _text(str(positions[table.id])).drop_nulls()
+    probed = (
+        raw.frame.lazy()
+        .select(*probes, (ident.n_unique() < ident.len()).alias("__has_duplicates"))
+        .collect()
+    )
     lookups = {
-        c: contract.codes[col.codes].lookup()
-        for c, col in table.columns.items()
-        if col.codes is not None and c in positions
+        c: code_lookup(
+            probed[c][0].drop_nulls().to_list(),
+            contract.codes[table.columns[c].codes or ""].lookup(),
+        )
+        for c in present
+        if table.columns[c].codes is not None
     }
+    has_duplicates = bool(probed["__has_duplicates"][0])
     lf = raw.frame.lazy().select(
         pl.col(LINE), *[_text(str(positions[c])).alias(c) for c in present]
     )
     lf = lf.with_columns([_parsed(c, table.columns[c], lookups.get(c)) for c in present])
     pairs: list[tuple[pl.Expr, Check]] = []
     for c in present:
-        pairs += _column_checks(table, c, table.columns[c], contract, month.last_day)
+        pairs += _column_checks(
+            table, c, table.columns[c], contract, month.last_day, has_duplicates
+        )
     pairs += _order_checks(table, set(present))
     checks = [replace(check, flag=f"__f{i}") for i, (_, check) in enumerate(pairs)]
-    lf = lf.with_columns([expr.alias(check.flag) for (expr, _), check in zip(pairs, checks, strict=True)])
+    lf = lf.with_columns(
+        [expr.alias(check.flag) for (expr, _), check in zip(pairs, checks, strict=True)]
+    )
     return lf, _Planned(name, table, raw, present, checks)
 
 
@@ -321,12 +404,17 @@ def _cross_checks(
         ids = frames[target].get_column(other.id).drop_nulls().unique()
         flag = f"__x{len(checks)}:{cname}"
         lf = lf.with_columns(
-            (pl.col(cname).is_not_null() & ~pl.col(cname).is_in(ids)).alias(flag)
+            (pl.col(cname).is_not_null() & ~pl.col(cname).is_in(ids.implode())).alias(flag)
         )
         checks.append(
-            Check(flag, cname, table.columns[cname].rule("reference-not-found"), Severity.ERROR,
-                  pl.lit(f"no row of {other.file} has this {other.id}"))
-        )  # fmt: skip
+            Check(
+                flag,
+                cname,
+                table.columns[cname].rule("reference-not-found"),
+                Severity.ERROR,
+                pl.lit(f"no row of {other.file} has this {other.id}"),
+            )
+        )
     for across in table.date_order_across:
         if across.table not in frames or across.column not in planned.present:
             continue
@@ -352,12 +440,14 @@ def _cross_checks(
             .with_columns(
                 wrong.fill_null(False).alias(flag),
                 pl.concat_str(
-                    pl.lit(f"{across.meaning}: {across.column} is "
-                           f"{'not after' if across.strictly_after else 'before'} "
-                           f"{other.file} {across.not_before} "),
+                    pl.lit(
+                        f"{across.meaning}: {across.column} is "
+                        f"{'not after' if across.strictly_after else 'before'} "
+                        f"{other.file} {across.not_before} "
+                    ),
                     pl.col("__limit_text"),
                 ).alias(flag + ":msg"),
-            )  # fmt: skip
+            )
             .drop("__limit", "__limit_text")
         )
         checks.append(
@@ -387,14 +477,23 @@ def _finish(planned: _Planned, frame: pl.DataFrame, threshold: float) -> TableRe
         for check in planned.checks
     ]
     loaded_columns = [
-        pl.col(c + PARSED).alias(c) if c in planned.present else pl.lit(None, DTYPES[col.type]).alias(c)
+        pl.col(c + PARSED).alias(c)
+        if c in planned.present
+        else pl.lit(None, DTYPES[col.type]).alias(c)
         for c, col in table.columns.items()
     ]
-    rules = pl.concat_str(
-        [pl.when(pl.col(f)).then(pl.lit(c.rule)) for f, c in
-         ((c.flag, c) for c in planned.checks if c.severity is Severity.ERROR)],
-        separator=";", ignore_nulls=True,
-    ) if error_flags else pl.lit("")  # fmt: skip
+    rules = (
+        pl.concat_str(
+            [
+                pl.when(pl.col(f)).then(pl.lit(c.rule))
+                for f, c in ((c.flag, c) for c in planned.checks if c.severity is Severity.ERROR)
+            ],
+            separator=";",
+            ignore_nulls=True,
+        )
+        if error_flags
+        else pl.lit("")
+    )
     loaded, quarantine, *issue_frames = pl.collect_all(
         [
             frame.lazy().filter(~bad).select(pl.col(LINE), *loaded_columns),
@@ -423,14 +522,19 @@ def _finish(planned: _Planned, frame: pl.DataFrame, threshold: float) -> TableRe
         found = pl.concat(
             [
                 found,
-                issues_frame([file_issue(
-                    file, "quarantine-threshold",
-                    f"{quarantine.height} of {frame.height} rows ({share:.1%}) have errors, more "
-                    f"than the {threshold:.1%} allowed: the file is refused (fix the extract, or "
-                    "raise --max-quarantine)",
-                )]),
+                issues_frame(
+                    [
+                        file_issue(
+                            file,
+                            "quarantine-threshold",
+                            f"{quarantine.height} of {frame.height} rows ({share:.1%}) have "
+                            f"errors, more than the {threshold:.1%} allowed: the file is refused "
+                            "(fix the extract, or raise --max-quarantine)",
+                        )
+                    ]
+                ),
             ]
-        )  # fmt: skip
+        )
         outcome.rejected = True
     return TableResult(outcome, loaded, quarantine, found)
 
@@ -445,23 +549,32 @@ def list_tables(folder: Path, contract: Contract) -> tuple[dict[str, Path], list
         name = contract.table_for_file(path.name)
         if name is None:
             problems.append(
-                file_issue(path.name, "unknown-file",
-                           "not a table of the extract contract: it is not loaded",
-                           severity=Severity.WARNING)
-            )  # fmt: skip
+                file_issue(
+                    path.name,
+                    "unknown-file",
+                    "not a table of the extract contract: it is not loaded",
+                    severity=Severity.WARNING,
+                )
+            )
         elif name in found:
             problems.append(
-                file_issue(path.name, "duplicate-file",
-                           f"{found[name].name} and {path.name} are both the {name} table")
-            )  # fmt: skip
+                file_issue(
+                    path.name,
+                    "duplicate-file",
+                    f"{found[name].name} and {path.name} are both the {name} table",
+                )
+            )
         else:
             found[name] = path
     if not found:
         problems.append(
-            file_issue(folder.name, "no-tables",
-                       "no extract tables here: expected files named like contacts.csv, "
-                       "referrals.csv (see pipelines/extracts.yaml)")
-        )  # fmt: skip
+            file_issue(
+                folder.name,
+                "no-tables",
+                "no extract tables here: expected files named like contacts.csv, "
+                "referrals.csv (see pipelines/extracts.yaml)",
+            )
+        )
     return found, problems
 
 
@@ -484,9 +597,14 @@ def validate_extract(
             raw = read_csv_file(path, encoding)
         except FileProblem as problem:
             problems.append(
-                file_issue(path.name, problem.rule, f"{path.name} {problem.message}",
-                           line=problem.line, value=problem.value)
-            )  # fmt: skip
+                file_issue(
+                    path.name,
+                    problem.rule,
+                    f"{path.name} {problem.message}",
+                    line=problem.line,
+                    value=problem.value,
+                )
+            )
             continue
         shas[name] = raw.sha256
         positions, header_problems = _map_header(name, table, raw)

@@ -1,0 +1,59 @@
+"""Shared fixtures: the project's contract, extract folders written from inline CSV text."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from safeguard.periods import Month
+from safeguard.schema import Contract, load_contract
+
+ROOT = Path(__file__).resolve().parents[1]
+PIPELINES = ROOT / "pipelines"
+EXAMPLES = ROOT / "examples" / "mini"
+SHARED = ROOT.parent / "shared"
+
+WriteExtract = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def contract() -> Contract:
+    return load_contract(PIPELINES)
+
+
+def csv_text(text: str) -> str:
+    """Dedent an inline CSV and end it with a newline."""
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
+@pytest.fixture
+def write_extract(tmp_path: Path) -> WriteExtract:
+    """``write_extract("2015-10", contacts="...csv...")`` -> the extract folder.
+
+    Keyword names are table file stems; values are CSV text (dedented) or raw bytes.
+    """
+
+    def write(month: str = "2015-10", root: Path | None = None, **files: str | bytes) -> Path:
+        folder = (root or tmp_path / "raw") / month
+        folder.mkdir(parents=True, exist_ok=True)
+        for stem, content in files.items():
+            path = folder / f"{stem}.csv"
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(csv_text(content), encoding="utf-8")
+        return folder
+
+    return write
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+OCT = Month(2015, 10)

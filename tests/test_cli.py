@@ -1,0 +1,226 @@
+"""The command line through CliRunner: exit codes and messages are part of the contract."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from click.testing import CliRunner
+
+from safeguard import __version__
+from safeguard.cli import cli
+from tests.conftest import PIPELINES, WriteExtract
+
+PERSON = "pers_person_id,pers_sex\nP1,M\nP2,F\n"
+GOOD = """
+    cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+    C1,P1,2015-10-01 09:30,NEW_REFERRAL
+    C2,P2,2015-10-02,NFA
+"""
+
+
+def run(runner: CliRunner, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(cli, ["--pipelines", str(PIPELINES), *args], env=env)
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"safeguard, version {__version__}\n"
+
+
+@pytest.mark.parametrize("command", [[], *[[name] for name in cli.commands]])
+def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage: safeguard" in result.output
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (PIPELINES.parent / "README.md").read_text()
+    for name in cli.commands:
+        assert f"safeguard {name}" in readme, name
+
+
+def test_ingest_loads_and_exits_0(
+    runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
+) -> None:
+    folder = write_extract("2015-10", person=PERSON, contacts=GOOD)
+    store = tmp_path / "processed"
+    result = run(runner, "ingest", str(folder), "--processed-dir", str(store))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "Loaded 2015-10: 4 rows, 0 quarantined."
+    assert "No problems found." in result.output
+    again = run(runner, "ingest", str(folder), "--processed-dir", str(store))
+    assert again.exit_code == 0
+    assert "Unchanged: extract 2015-10 is already in the store with the same files." in again.output
+
+
+def test_ingest_by_month_with_the_default_layout(
+    runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
+) -> None:
+    write_extract("2015-10", person=PERSON, contacts=GOOD)
+    env = {
+        "SAFEGUARD_RAW_DIR": str(tmp_path / "raw"),
+        "SAFEGUARD_PROCESSED_DIR": str(tmp_path / "processed"),
+        "SAFEGUARD_MONTH": "2015-10",
+    }
+    result = run(runner, "ingest", env=env)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "processed" / "CURRENT").is_file()
+
+
+def test_row_errors_are_quarantined_and_exit_0_but_strict_exits_1(
+    runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
+) -> None:
+    folder = write_extract(
+        "2015-10",
+        person=PERSON,
+        contacts="""
+        cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+        C1,P1,31/06/2015,NEW_REFERRAL
+        C2,P2,2015-10-02,NFA
+    """,
+    )
+    store = tmp_path / "processed"
+    strict = run(
+        runner,
+        "ingest",
+        str(folder),
+        "--processed-dir",
+        str(store),
+        "--strict",
+        "--max-quarantine",
+        "1",
+    )
+    assert strict.exit_code == 1
+    assert "Error: --strict: 1 problem(s) in 2015-10; nothing was written" in strict.output
+    assert not store.exists() or not (store / "CURRENT").exists()
+    result = run(
+        runner, "ingest", str(folder), "--processed-dir", str(store), "--max-quarantine", "1"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Loaded 2015-10: 3 rows, 1 quarantined." in result.output
+    listing = re.search(
+        r"contacts\.csv\s+2\s+cont_contact_date\s+31/06/2015\s+invalid-datetime\s+error",
+        result.output,
+    )
+    assert listing, result.output
+
+
+def test_a_file_level_error_exits_1_and_writes_nothing(
+    runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
+) -> None:
+    folder = write_extract(
+        "2015-10", person=PERSON, contacts=b"cont_contact_id,cont_person_id\xe9\n"
+    )
+    store = tmp_path / "processed"
+    result = run(runner, "ingest", str(folder), "--processed-dir", str(store))
+    assert result.exit_code == 1
+    assert "Refused: 2015-10 has file-level errors; nothing was written." in result.output
+    assert "Error: 1 file-level error(s) in 2015-10; nothing was written" in result.output
+    assert "not-utf8" in result.output
+    assert not store.exists()
+
+
+def test_child_ids_are_never_printed(
+    runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
+) -> None:
+    folder = write_extract(
+        "2015-10",
+        person=PERSON,
+        contacts="""
+        cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+        C1,SECRET42,2015-10-01,NFA
+    """,
+    )
+    result = run(runner, "validate", str(folder), "--max-quarantine", "1")
+    assert result.exit_code == 0, result.output
+    assert "reference-not-found" in result.output
+    assert "SECRET42" not in result.output
+    assert "(child id withheld)" in result.output
+
+
+def test_validate_writes_nothing_but_the_reports_asked_for(
+    runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
+) -> None:
+    folder = write_extract("2015-10", person=PERSON, contacts=GOOD)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = run(
+        runner,
+        "validate",
+        str(folder),
+        "--report-json",
+        str(tmp_path / "r.json"),
+        "--report-csv",
+        str(tmp_path / "r.csv"),
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "Valid: 4 rows would load, 0 would be quarantined (validate writes nothing)."
+        in result.output
+    )
+    after = sorted(p.name for p in tmp_path.rglob("*"))
+    assert sorted(set(after) - set(before)) == ["r.csv", "r.json"]
+    assert (tmp_path / "r.csv").read_text().splitlines()[0] == (
+        "file,line,column,value,rule,severity,message,level"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "--month", "2015-13"], "month must be 1 to 12, got 13"),
+        (["ingest", "--month", "Oct-2015"], "expected a month as YYYY-MM, got 'Oct-2015'"),
+        (["ingest"], "give an extract folder, or --month YYYY-MM"),
+        (
+            ["ingest", "--month", "2015-10", "--raw-dir", "/nonexistent"],
+            "no extract folder /nonexistent/2015-10 for --month 2015-10",
+        ),
+        (["validate", "/nonexistent/2015-10"], "does not exist"),
+    ],
+    ids=["bad-month", "not-a-month", "no-folder-no-month", "missing-month-folder", "missing-path"],
+)
+def test_usage_errors_exit_2(runner: CliRunner, args: list[str], message: str) -> None:
+    result = run(runner, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_the_month_must_be_known(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "october"
+    folder.mkdir()
+    result = run(runner, "validate", str(folder))
+    assert result.exit_code == 2
+    assert "cannot tell the month of" in result.output
+    clash = tmp_path / "2015-09"
+    clash.mkdir()
+    result = run(runner, "validate", str(clash), "--month", "2015-10")
+    assert result.exit_code == 2
+    assert "--month 2015-10 disagrees with the folder name 2015-09" in result.output
+
+
+def test_bad_configuration_exits_2(
+    runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
+) -> None:
+    folder = write_extract("2015-10", person=PERSON)
+    result = runner.invoke(cli, ["--pipelines", str(tmp_path / "nope"), "validate", str(folder)])
+    assert result.exit_code == 2
+    assert "extracts.yaml: not found" in result.output
+
+
+def test_an_internal_error_exits_3_with_one_line_and_logs_the_traceback(
+    runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
+) -> None:
+    folder = write_extract("2015-10", person=PERSON)
+    log_file = tmp_path / "safeguard.log"
+    with mock.patch("safeguard.ingest.stage.validate_extract", side_effect=KeyError("boom")):
+        result = run(runner, "--log-file", str(log_file), "validate", str(folder))
+    assert result.exit_code == 3
+    assert result.output == (
+        "Error: internal error (KeyError); this is a bug in safeguard, not in your data. Run again "
+        f"with --debug to see the traceback; the traceback is in {log_file}\n"
+    )
+    assert "Traceback" in log_file.read_text()

@@ -1,0 +1,294 @@
+"""The processed store: supersession, idempotency, order independence, atomicity."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from safeguard.errors import DataError, LockedError
+from safeguard.ingest.stage import ingest
+from safeguard.ingest.validate import validate_extract
+from safeguard.periods import Month
+from safeguard.schema import Contract
+from safeguard.store import Store, merge_extract
+from tests.conftest import WriteExtract
+
+PERSON = """
+    pers_person_id,pers_sex
+    P1,M
+    P2,F
+    P3,F
+"""
+# September: C1 is advice, C2 an early-help contact.
+SEP = """
+    cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+    C1,P1,2015-09-28,ADVICE
+    C2,P2,2015-09-29,EARLY_HELP
+"""
+# October: C1 was corrected to a new referral (revised), C2 is carried over unchanged and C3 is new.
+OCT = """
+    cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+    C1,P1,2015-09-28,NEW_REFERRAL
+    C2,P2,2015-09-29,EARLY_HELP
+    C3,P3,2015-10-02,NFA
+"""
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under the store (lock file aside) with its bytes."""
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != ".lock"
+    }
+
+
+def load(folder: Path, contract: Contract, store: Path, **options: object) -> str:
+    month = Month.parse(folder.name)
+    return ingest(folder, month, contract, store, **options).action  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def extracts(write_extract: WriteExtract, tmp_path: Path) -> tuple[Path, Path]:
+    sep = write_extract("2015-09", person=PERSON, contacts=SEP)
+    oct_ = write_extract("2015-10", person=PERSON, contacts=OCT)
+    return sep, oct_
+
+
+def current(store: Path, table: str) -> pl.DataFrame:
+    frame = Store(store).scan(table)
+    assert frame is not None
+    return frame.collect()
+
+
+def test_a_newer_extract_supersedes_and_older_only_records_are_kept(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    sep, oct_ = extracts
+    store = tmp_path / "processed"
+    assert load(sep, contract, store) == "written"
+    assert load(oct_, contract, store) == "written"
+    contacts = current(store, "contacts").select(
+        "cont_contact_id", "cont_contact_outcome", "_extract"
+    )
+    assert contacts.rows() == [
+        ("C1", "NEW_REFERRAL", "2015-10"),
+        ("C2", "EARLY_HELP", "2015-10"),
+        ("C3", "NFA", "2015-10"),
+    ]
+    files = Store(store).manifest()["extracts"]
+    oct_counts = {
+        k: files["2015-10"]["files"]["contacts"][k]
+        for k in ("rows", "loaded", "quarantined", "new", "revised", "unchanged")
+    }
+    assert oct_counts == {
+        "rows": 3,
+        "loaded": 3,
+        "quarantined": 0,
+        "new": 1,
+        "revised": 1,
+        "unchanged": 1,
+    }
+    # both September rows now have a newer version
+    assert files["2015-09"]["files"]["contacts"]["superseded_by_newer"] == 2
+
+
+def test_records_only_an_older_extract_holds_are_kept(
+    write_extract: WriteExtract, contract: Contract, tmp_path: Path
+) -> None:
+    sep = write_extract("2015-09", person=PERSON, contacts=SEP)
+    # October no longer carries C2 (it fell out of the system's window): it stays in the store.
+    oct_ = write_extract(
+        "2015-10",
+        person=PERSON,
+        contacts="""
+        cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+        C1,P1,2015-09-28,NEW_REFERRAL
+    """,
+    )
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    load(oct_, contract, store)
+    assert current(store, "contacts").select("cont_contact_id", "_extract").rows() == [
+        ("C1", "2015-10"),
+        ("C2", "2015-09"),
+    ]
+
+
+def test_ingesting_the_same_extract_twice_changes_nothing(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    sep, oct_ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    load(oct_, contract, store)
+    before = snapshot(store)
+    assert load(oct_, contract, store) == "unchanged"
+    assert load(sep, contract, store) == "unchanged"
+    assert snapshot(store) == before
+
+
+def test_out_of_order_ingest_gives_the_same_store(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    sep, oct_ = extracts
+    in_order, reversed_ = tmp_path / "a", tmp_path / "b"
+    load(sep, contract, in_order)
+    load(oct_, contract, in_order)
+    load(oct_, contract, reversed_)
+    load(sep, contract, reversed_)
+    assert snapshot(in_order) == snapshot(reversed_)
+    assert current(reversed_, "contacts")["cont_contact_outcome"].to_list() == [
+        "NEW_REFERRAL",
+        "EARLY_HELP",
+        "NFA",
+    ]
+
+
+def test_a_corrected_copy_of_an_extract_replaces_the_first(
+    write_extract: WriteExtract, contract: Contract, tmp_path: Path
+) -> None:
+    store = tmp_path / "processed"
+    load(write_extract("2015-09", person=PERSON, contacts=SEP), contract, store)
+    load(write_extract("2015-10", person=PERSON, contacts=OCT), contract, store)
+    # The October extract is re-issued without the C1 correction: C1 falls back to September's.
+    fixed = write_extract(
+        "2015-10",
+        root=tmp_path / "reissued",
+        person=PERSON,
+        contacts="""
+        cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+        C2,P2,2015-09-29,EARLY_HELP
+        C3,P3,2015-10-02,NFA
+    """,
+    )
+    assert load(fixed, contract, store) == "written"
+    assert current(store, "contacts").select("cont_contact_id", "cont_contact_outcome").rows() == [
+        ("C1", "ADVICE"),
+        ("C2", "EARLY_HELP"),
+        ("C3", "NFA"),
+    ]
+
+
+def test_a_failure_before_the_swap_leaves_the_store_exactly_as_it_was(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    sep, oct_ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    before = snapshot(store)
+
+    def crash(_: Path) -> None:
+        raise OSError("disk full (simulated)")
+
+    result = validate_extract(oct_, Month(2015, 10), contract)
+    with pytest.raises(OSError, match="simulated"):
+        merge_extract(store, result, contract, before_swap=crash)
+    assert snapshot(store) == before
+    assert not [p for p in store.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_by_the_next(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    sep, oct_ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    (store / ".tmp-killed" / "tables").mkdir(parents=True)
+    (store / "g-0000000000000000").mkdir()
+    (store / "CURRENT.tmp").write_text("g-0000000000000000\n")
+    load(oct_, contract, store)
+    names = sorted(p.name for p in store.iterdir())
+    assert names == [".lock", "CURRENT", (store / "CURRENT").read_text().strip()]
+
+
+def test_a_refused_extract_writes_nothing(
+    write_extract: WriteExtract, contract: Contract, tmp_path: Path
+) -> None:
+    store = tmp_path / "processed"
+    load(write_extract("2015-09", person=PERSON, contacts=SEP), contract, store)
+    before = snapshot(store)
+    bad = write_extract(
+        "2015-10", person=PERSON, contacts="cont_contact_id,cont_contact_date\nC9,2015-10-01\n"
+    )
+    outcome = ingest(bad, Month(2015, 10), contract, store)
+    assert outcome.action == "refused"
+    assert outcome.report.rejected
+    assert snapshot(store) == before
+
+
+def test_strict_refuses_quarantine_and_warnings(
+    write_extract: WriteExtract, contract: Contract, tmp_path: Path
+) -> None:
+    store = tmp_path / "processed"
+    folder = write_extract(
+        "2015-10",
+        person=PERSON,
+        contacts="""
+        cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+        C1,P1,2015-10-01,REFERAL
+        C2,P2,2015-10-02,NFA
+    """,
+    )
+    # 1 bad row of 2 is 50%: raise the threshold so only --strict decides
+    strict = ingest(folder, Month(2015, 10), contract, store, strict=True, max_quarantine=1.0)
+    assert strict.action == "refused"
+    assert not store.exists() or not (store / "CURRENT").exists()
+    lenient = ingest(folder, Month(2015, 10), contract, store, max_quarantine=1.0)
+    assert lenient.action == "written"
+    assert current(store, "contacts")["cont_contact_id"].to_list() == ["C2"]
+    quarantine = store / Store(store).generation.name / "extracts/2015-10/quarantine/contacts.csv"  # type: ignore[union-attr]
+    assert quarantine.read_text().splitlines() == [
+        "_line,cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome,_rules",
+        "2,C1,P1,2015-10-01,REFERAL,invalid-code",
+    ]
+
+
+def test_the_same_files_under_another_month_are_refused(
+    write_extract: WriteExtract, contract: Contract, tmp_path: Path
+) -> None:
+    store = tmp_path / "processed"
+    load(write_extract("2015-10", person=PERSON, contacts=OCT), contract, store)
+    copy = write_extract("2015-11", person=PERSON, contacts=OCT)
+    with pytest.raises(DataError, match="every file is identical to extract 2015-10"):
+        load(copy, contract, store)
+
+
+def test_a_second_run_waits_for_nobody(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    sep, _ = extracts
+    store = tmp_path / "processed"
+    with Store(store).locked(), pytest.raises(LockedError, match="another safeguard run"):
+        load(sep, contract, store)
+
+
+def test_the_store_is_readable_by_its_owner_only(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    sep, _ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    generation = Store(store).generation
+    assert generation is not None
+    for path in [generation, *generation.rglob("*")]:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), path
+
+
+def test_the_manifest_has_no_timestamps_and_names_the_checksums(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    sep, _ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    manifest = json.loads((Store(store).generation / "manifest.json").read_text())  # type: ignore[operator]
+    contacts = manifest["extracts"]["2015-09"]["files"]["contacts"]
+    assert len(contacts["sha256"]) == 64
+    assert manifest["tables"]["contacts"] == {"rows": 2, "extracts": ["2015-09"]}
+    assert "time" not in json.dumps(manifest).lower()
