@@ -57,3 +57,9 @@ def runner() -> CliRunner:
 
 
 OCT = Month(2015, 10)
+
+
+@pytest.fixture(autouse=True)
+def _log_to_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the default log file (data/logs/safeguard.log) out of the working tree."""
+    monkeypatch.setenv("SAFEGUARD_LOG_FILE", str(tmp_path / "logs" / "safeguard.log"))

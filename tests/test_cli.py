@@ -147,7 +147,12 @@ def test_validate_writes_nothing_but_the_reports_asked_for(
     runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
 ) -> None:
     folder = write_extract("2015-10", person=PERSON, contacts=GOOD)
-    before = sorted(p.name for p in tmp_path.rglob("*"))
+    logs = tmp_path / "logs"
+
+    def files() -> list[str]:
+        return sorted(p.name for p in tmp_path.rglob("*") if logs not in p.parents and p != logs)
+
+    before = files()
     result = run(
         runner,
         "validate",
@@ -162,7 +167,7 @@ def test_validate_writes_nothing_but_the_reports_asked_for(
         "Valid: 4 rows would load, 0 would be quarantined (validate writes nothing)."
         in result.output
     )
-    after = sorted(p.name for p in tmp_path.rglob("*"))
+    after = files()
     assert sorted(set(after) - set(before)) == ["r.csv", "r.json"]
     assert (tmp_path / "r.csv").read_text().splitlines()[0] == (
         "file,line,column,value,rule,severity,message,level"
@@ -224,3 +229,41 @@ def test_an_internal_error_exits_3_with_one_line_and_logs_the_traceback(
         f"with --debug to see the traceback; the traceback is in {log_file}\n"
     )
     assert "Traceback" in log_file.read_text()
+
+
+def test_the_log_has_counts_and_rule_codes_but_no_child_ids(
+    runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
+) -> None:
+    folder = write_extract(
+        "2015-10",
+        person=PERSON,
+        contacts="""
+        cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+        C1,SECRET42,2015-10-01,NFA
+    """,
+    )
+    log_file = tmp_path / "logs" / "safeguard.log"  # the conftest's SAFEGUARD_LOG_FILE
+    result = run(runner, "ingest", str(folder), "--processed-dir", str(tmp_path / "p"),
+                 "--max-quarantine", "1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = log_file.read_text()
+    assert "ingest 2015-10: 2 tables, 1 rows quarantined, 1 errors, 0 warnings" in text
+    assert "reference-not-found(error)x1" in text
+    assert "SECRET42" not in text
+    assert oct(log_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_validate_one_file(runner: CliRunner, write_extract: WriteExtract) -> None:
+    folder = write_extract(
+        "2015-10",
+        person=PERSON,
+        contacts="""
+        cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+        C1,P7,2015-10-01,REFERAL
+    """,
+    )
+    result = run(runner, "validate", str(folder / "contacts.csv"), "--max-quarantine", "1")
+    assert result.exit_code == 0, result.output
+    assert "invalid-code" in result.output
+    assert "reference-not-found" not in result.output  # person.csv is not read
+    assert "Not in this extract" not in result.output

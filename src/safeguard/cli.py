@@ -8,6 +8,7 @@ Exit codes: 0 success, 1 data problems, 2 usage or configuration error, 3 intern
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -65,13 +66,25 @@ class SafeguardGroup(click.Group):
             ) from exc
 
 
+class _OwnerOnlyFileHandler(logging.FileHandler):
+    """A log file created (with its folder) only when something is logged, owner-only."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        folder = Path(self.baseFilename).parent
+        if not folder.exists():
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stream = super()._open()
+        os.chmod(self.baseFilename, 0o600)
+        return stream
+
+
 def _setup_logging(log_file: Path | None) -> None:
     log.setLevel(logging.INFO)
     for handler in list(log.handlers):
         log.removeHandler(handler)
         handler.close()
     if log_file is not None:
-        handler = logging.FileHandler(log_file, delay=True, encoding="utf-8")
+        handler = _OwnerOnlyFileHandler(log_file, delay=True, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         log.addHandler(handler)
     log.propagate = False
@@ -95,7 +108,7 @@ def _setup_logging(log_file: Path | None) -> None:
 @click.option(
     "--log-file",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
+    default=Path("data/logs/safeguard.log"),
     envvar="SAFEGUARD_LOG_FILE",
     show_envvar=True,
     help="Append a log (counts and rule codes, never a child's id) to this file.",
@@ -224,7 +237,7 @@ def _finish(
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
 @_check_options
 @click.pass_context
 def validate(
@@ -237,17 +250,22 @@ def validate(
     report_json: Path | None,
     report_csv: Path | None,
 ) -> None:
-    """Check an extract folder against the contract and write nothing to the store.
+    """Check an extract folder (or one of its files) and write nothing to the store.
 
     Exits 1 when ingest would refuse the extract (a file-level error, or any problem with
     --strict).
 
     \b
     safeguard validate data/raw/2015-10 --report-csv problems.csv
+    safeguard validate data/raw/2015-10/contacts.csv
     """
     from safeguard.ingest.stage import validate as run_validate
 
-    folder, month = _resolve(path, month, path.parent)
+    if path.is_file():
+        _, month = _resolve(path.parent, month, path.parent.parent)
+        folder = path
+    else:
+        folder, month = _resolve(path, month, path.parent)
     contract = _contract(ctx)
     report = run_validate(folder, month, contract, encoding=encoding, max_quarantine=max_quarantine)
     verdict = _verdict(report, strict, dry_run=True)

@@ -32,7 +32,10 @@ PARSED = "__p"  # suffix of a parsed column while validating
 RULES = "_rules"  # quarantine: the rule codes a row failed
 
 DATE_FORM = r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})$"
-DATETIME_FORM = r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})(?:[ T]\d{2}:\d{2}(?::\d{2})?)?$"
+# hours 00-23, minutes and seconds 00-59: a leap second "60" would be rolled into the next minute
+DATETIME_FORM = (
+    r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})(?:[ T](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?)?$"
+)
 UK_DATE = r"^(\d{2})/(\d{2})/(\d{4})"
 FLAG_VALUES = {
     "y": True,
@@ -258,10 +261,20 @@ def _order_checks(table: Table, present: set[str]) -> list[tuple[pl.Expr, Check]
         if order.earlier not in present or order.later not in present:
             continue
         early, late = table.columns[order.earlier], table.columns[order.later]
-        both_datetime = early.type is ColumnType.DATETIME and late.type is ColumnType.DATETIME
-        first = pl.col(order.earlier + PARSED) if both_datetime else _as_date(order.earlier, early)
-        second = pl.col(order.later + PARSED) if both_datetime else _as_date(order.later, late)
+        first, second = _as_date(order.earlier, early), _as_date(order.later, late)
         wrong = second <= first if order.strictly_after else second < first
+        if early.type is ColumnType.DATETIME and late.type is ColumnType.DATETIME:
+            # compare the times only when both values have one: a date alone says nothing
+            # about the time of day, so 10:00 and a same-day date are not out of order
+            timed = (pl.col(order.earlier).str.len_bytes() > 10) & (
+                pl.col(order.later).str.len_bytes() > 10
+            )
+            first_t, second_t = pl.col(order.earlier + PARSED), pl.col(order.later + PARSED)
+            wrong = (
+                pl.when(timed)
+                .then(second_t <= first_t if order.strictly_after else second_t < first_t)
+                .otherwise(wrong)
+            )
         message = pl.concat_str(
             pl.lit(f"{order.meaning}: {order.later} is "),
             pl.lit("not after " if order.strictly_after else "before "),
@@ -335,6 +348,7 @@ def _map_header(
 @dataclass
 class _Planned:
     name: str
+    file: str  # the file's name as it is on disk
     table: Table
     raw: RawCsv
     present: list[str]
@@ -343,6 +357,7 @@ class _Planned:
 
 def _plan(
     name: str,
+    file: str,
     table: Table,
     raw: RawCsv,
     positions: dict[str, int],
@@ -384,9 +399,14 @@ def _plan(
     pairs += _order_checks(table, set(present))
     checks = [replace(check, flag=f"__f{i}") for i, (_, check) in enumerate(pairs)]
     lf = lf.with_columns(
-        [expr.alias(check.flag) for (expr, _), check in zip(pairs, checks, strict=True)]
+        # a check on a blank value is false, never null: a null would drop the row from both
+        # the loaded and the quarantined frames
+        [
+            expr.fill_null(False).alias(check.flag)
+            for (expr, _), check in zip(pairs, checks, strict=True)
+        ]
     )
-    return lf, _Planned(name, table, raw, present, checks)
+    return lf, _Planned(name, file, table, raw, present, checks)
 
 
 def _cross_checks(
@@ -458,7 +478,7 @@ def _cross_checks(
 
 def _finish(planned: _Planned, frame: pl.DataFrame, threshold: float) -> TableResult:
     table = planned.table
-    file = table.file
+    file = planned.file
     error_flags = [c.flag for c in planned.checks if c.severity is Severity.ERROR]
     bad = pl.any_horizontal(error_flags) if error_flags else pl.lit(False)
     issues = [
@@ -540,10 +560,12 @@ def _finish(planned: _Planned, frame: pl.DataFrame, threshold: float) -> TableRe
 
 
 def list_tables(folder: Path, contract: Contract) -> tuple[dict[str, Path], list[dict[str, Any]]]:
-    """The contract tables present in a folder, and problems with the folder's other entries."""
+    """The contract tables present in a folder (or the one file named), and problems with the
+    folder's other entries."""
     found: dict[str, Path] = {}
     problems: list[dict[str, Any]] = []
-    for path in sorted(folder.iterdir()):
+    entries = [folder] if folder.is_file() else sorted(folder.iterdir())
+    for path in entries:
         if path.name.startswith("."):
             continue
         name = contract.table_for_file(path.name)
@@ -586,7 +608,11 @@ def validate_extract(
     encoding: str | None = None,
     max_quarantine: float = 0.01,
 ) -> ExtractResult:
-    """Validate every contract table present in ``folder`` as the extract closing ``month``."""
+    """Validate every contract table present in ``folder`` as the extract closing ``month``.
+
+    ``folder`` may also be a single table's file; references to other tables are then not
+    checked, since the other tables are not read.
+    """
     paths, problems = list_tables(folder, contract)
     planned: dict[str, _Planned] = {}
     plans: dict[str, pl.LazyFrame] = {}
@@ -613,7 +639,7 @@ def validate_extract(
         problems += header_problems
         if any(p["severity"] == "error" for p in header_problems):
             continue
-        plans[name], planned[name] = _plan(name, table, raw, positions, contract, month)
+        plans[name], planned[name] = _plan(name, path.name, table, raw, positions, contract, month)
 
     frames = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
     crossed: dict[str, pl.LazyFrame] = {}
@@ -631,10 +657,10 @@ def validate_extract(
     issues = pl.concat([issues_frame(problems), *(r.issues for r in results.values())])
     issues = issues.sort(["file", "line", "column", "rule"], nulls_last=False)
     report = ValidationReport(
-        extract=folder.name,
+        extract=folder.parent.name if folder.is_file() else folder.name,
         month=month,
         tables=outcomes,
-        missing_tables=sorted(set(contract.tables) - set(paths)),
+        missing_tables=[] if folder.is_file() else sorted(set(contract.tables) - set(paths)),
         issues=issues,
     )
     return ExtractResult(report, results)
