@@ -39,8 +39,7 @@ def test_a_utf8_byte_order_mark_is_accepted() -> None:
 
 def test_windows_1252_is_refused_with_the_line_and_how_to_re_export() -> None:
     found = problem(HEADER + b"1,2,3\n4,Ren\xe9e,6\n")
-    assert found.rule == "not-utf8"
-    assert found.line == 3
+    assert (found.rule, found.line, found.value) == ("not-utf8", 3, "0xE9")
     assert found.message == (
         "is not UTF-8 (byte 0xE9 on line 3): re-export it from Excel as 'CSV UTF-8 (Comma "
         "delimited) (*.csv)', or name the encoding with --encoding (for example --encoding cp1252)"

@@ -47,3 +47,21 @@ def test_the_demo_extracts_ingest_with_only_the_planted_problems(
     ended = plans.filter(pl.col("cppl_cp_plan_id") == "CP000031").collect()
     assert ended["cppl_cp_plan_end_date"].to_list() == [date(2015, 10, 15)]
     assert ended["_extract"].to_list() == ["2015-10"]
+
+
+def test_the_demo_extracts_give_the_same_store_in_either_order(
+    contract: Contract, tmp_path: Path
+) -> None:
+    def build(root: Path, months: list[Month]) -> dict[str, bytes]:
+        for month in months:
+            ingest(EXAMPLES / str(month), month, contract, root)
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != ".lock"
+        }
+
+    september, october = Month(2015, 9), Month(2015, 10)
+    in_order = build(tmp_path / "a", [september, october])
+    assert build(tmp_path / "b", [october, september]) == in_order
+    assert len(in_order) > 40

@@ -292,3 +292,50 @@ def test_the_manifest_has_no_timestamps_and_names_the_checksums(
     assert len(contacts["sha256"]) == 64
     assert manifest["tables"]["contacts"] == {"rows": 2, "extracts": ["2015-09"]}
     assert "time" not in json.dumps(manifest).lower()
+
+
+def test_a_changed_contract_revalidates_the_same_files(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    sep, _ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    # an authority adds a local contact outcome: the same files must be checked again
+    codes = dict(contract.codes)
+    outcome = codes["contact_outcome"]
+    codes["contact_outcome"] = outcome.model_copy(
+        update={"codes": {**outcome.codes, "MASH": ("Multi-agency hub",)}}
+    )
+    changed = contract.model_copy(update={"codes": codes})
+    assert changed.fingerprint() != contract.fingerprint()
+    assert load(sep, changed, store) == "written"
+    assert load(sep, changed, store) == "unchanged"
+
+
+def test_a_failure_while_writing_parquet_leaves_the_store_as_it_was(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sep, oct_ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    before = snapshot(store)
+    calls = []
+
+    def failing_write(frame: pl.DataFrame, path: Path) -> None:
+        calls.append(path)
+        if len(calls) == 2:  # the second table of the extract
+            raise OSError("No space left on device (simulated)")
+        real_write(frame, path)
+
+    from safeguard import store as store_module
+
+    real_write = store_module._write_parquet
+    monkeypatch.setattr(store_module, "_write_parquet", failing_write)
+    with pytest.raises(OSError, match="simulated"):
+        load(oct_, contract, store)
+    assert len(calls) == 2
+    assert snapshot(store) == before
+    assert sorted(p.name for p in store.iterdir() if p.name != ".lock") == [
+        "CURRENT",
+        Store(store).generation.name,  # type: ignore[union-attr]
+    ]

@@ -80,6 +80,10 @@ def show_report(report: ValidationReport, contract: Contract, out: Console) -> N
     out.print(files)
     if report.missing_tables:
         out.print(f"Not in this extract: {', '.join(report.missing_tables)}")
+    if report.checks_not_run:
+        out.print(f"Checks not run ({len(report.checks_not_run)}), their other table missing:")
+        for line in report.checks_not_run:
+            out.print(f"  {line}")
     if report.issues.height == 0:
         out.print("No problems found.")
         return

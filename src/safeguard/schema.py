@@ -7,6 +7,7 @@ file and key path.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -183,6 +184,10 @@ class Contract(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def fingerprint(self) -> str:
+        """A short hash of the whole contract: a changed rule means re-validating."""
+        return hashlib.sha256(self.model_dump_json().encode("utf-8")).hexdigest()[:16]
 
     def table_for_file(self, filename: str) -> str | None:
         for name, table in self.tables.items():

@@ -199,9 +199,11 @@ def merge_extract(
         extracts: dict[str, Any] = manifest.get("extracts", {})
         previous = extracts.get(month)
         mine = _checksums(result)
+        same_rules = {"contract": contract.fingerprint(), "encoding": report.encoding}
         if (
             previous is not None
             and {name: info["sha256"] for name, info in previous["files"].items()} == mine
+            and {key: previous.get(key) for key in same_rules} == same_rules
         ):
             assert live is not None
             return MergeOutcome("unchanged", live, manifest)
@@ -298,6 +300,8 @@ def _build_generation(
     new_extracts = {k: v for k, v in extracts.items() if k != month}
     new_extracts[month] = {
         "source": report.extract,
+        "contract": contract.fingerprint(),
+        "encoding": report.encoding,
         "files": files,
         "missing_tables": report.missing_tables,
     }

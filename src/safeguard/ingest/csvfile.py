@@ -83,6 +83,7 @@ def _decode(data: bytes, encoding: str | None) -> bytes:
             "not-utf8",
             f"is not UTF-8 (byte 0x{data[exc.start]:02X} on line {line}): {REEXPORT_HINT}",
             line,
+            value=f"0x{data[exc.start]:02X}",
         ) from None
     return data
 

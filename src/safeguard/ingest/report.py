@@ -82,6 +82,8 @@ class ValidationReport:
     tables: dict[str, TableOutcome]
     missing_tables: list[str]
     issues: pl.DataFrame
+    checks_not_run: list[str] = field(default_factory=list)
+    encoding: str | None = None  # as named with --encoding; None is UTF-8
 
     @property
     def rejected(self) -> bool:
@@ -120,6 +122,7 @@ class ValidationReport:
             "warnings": self.count(Severity.WARNING),
             "quarantined_rows": self.quarantined,
             "missing_tables": self.missing_tables,
+            "checks_not_run": self.checks_not_run,
             "tables": {name: asdict(outcome) for name, outcome in sorted(self.tables.items())},
         }
 

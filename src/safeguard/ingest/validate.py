@@ -410,15 +410,26 @@ def _plan(
 
 
 def _cross_checks(
-    planned: _Planned, frames: dict[str, pl.DataFrame], contract: Contract
+    planned: _Planned, frames: dict[str, pl.DataFrame], contract: Contract, not_run: list[str]
 ) -> tuple[pl.LazyFrame, list[Check]]:
-    """Checks that need another table of the same extract, when that table is present."""
+    """Checks that need another table of the same extract, when that table is present.
+
+    A check that cannot run because its other table is absent (or refused) is named in
+    ``not_run``, so the report says so rather than looking like a pass.
+    """
     table = planned.table
     lf = frames[planned.name].lazy()
     checks: list[Check] = []
+
+    def skipped(what: str, target: str) -> None:
+        not_run.append(f"{planned.file} {what}: {contract.tables[target].file} was not read")
+
     for cname in planned.present:
         target = table.columns[cname].references
-        if target is None or target not in frames:
+        if target is None:
+            continue
+        if target not in frames:
+            skipped(f"{cname} reference-not-found", target)
             continue
         other = contract.tables[target]
         ids = frames[target].get_column(other.id).drop_nulls().unique()
@@ -436,9 +447,10 @@ def _cross_checks(
             )
         )
     for across in table.date_order_across:
-        if across.table not in frames or across.column not in planned.present:
+        if across.column not in planned.present or across.via not in planned.present:
             continue
-        if across.via not in planned.present:
+        if across.table not in frames:
+            skipped(f"{across.column} {across.rule}", across.table)
             continue
         other = contract.tables[across.table]
         right = (
@@ -643,8 +655,9 @@ def validate_extract(
 
     frames = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
     crossed: dict[str, pl.LazyFrame] = {}
+    not_run: list[str] = []
     for name, plan in planned.items():
-        crossed[name], extra = _cross_checks(plan, frames, contract)
+        crossed[name], extra = _cross_checks(plan, frames, contract, not_run)
         plan.checks += extra
     results: dict[str, TableResult] = {}
     for name, frame in zip(crossed, pl.collect_all(list(crossed.values())), strict=True):
@@ -661,6 +674,8 @@ def validate_extract(
         month=month,
         tables=outcomes,
         missing_tables=[] if folder.is_file() else sorted(set(contract.tables) - set(paths)),
+        checks_not_run=not_run,
+        encoding=encoding,
         issues=issues,
     )
     return ExtractResult(report, results)
