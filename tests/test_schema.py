@@ -63,3 +63,15 @@ def test_a_misspelt_code_list_is_reported(tmp_path: Path) -> None:
 def test_missing_pipelines_folder_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_contract(tmp_path / "nowhere")
+
+
+def test_every_rule_code_of_the_contract_is_documented_in_the_readme(contract: Contract) -> None:
+    codes = set()
+    for table in contract.tables.values():
+        for column in table.columns.values():
+            codes |= set(column.rules.values())
+        codes |= {order.rule for order in table.date_order}
+        codes |= {across.rule for across in table.date_order_across}
+    readme = (PIPELINES.parent / "README.md").read_text()
+    missing = sorted(code for code in codes if code not in readme)
+    assert not missing, f"rule codes missing from the README's rule table: {missing}"

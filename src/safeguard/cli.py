@@ -42,6 +42,14 @@ class MonthType(click.ParamType):  # type: ignore[type-arg]
 
 
 MONTH = MonthType()
+PROCESSED_DIR = click.option(
+    "--processed-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("data/processed"),
+    envvar="SAFEGUARD_PROCESSED_DIR",
+    show_envvar=True,
+    help="The processed store.",
+)
 
 
 class SafeguardGroup(click.Group):
@@ -302,14 +310,7 @@ def _verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> s
     show_envvar=True,
     help="Where extract folders named YYYY-MM arrive.",
 )
-@click.option(
-    "--processed-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("data/processed"),
-    envvar="SAFEGUARD_PROCESSED_DIR",
-    show_envvar=True,
-    help="The processed store.",
-)
+@PROCESSED_DIR
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -358,14 +359,7 @@ def ingest(
 
 
 @cli.command()
-@click.option(
-    "--processed-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("data/processed"),
-    envvar="SAFEGUARD_PROCESSED_DIR",
-    show_envvar=True,
-    help="The processed store.",
-)
+@PROCESSED_DIR
 def status(processed_dir: Path) -> None:
     """Show what the processed store holds: extracts, row counts, revisions.
 

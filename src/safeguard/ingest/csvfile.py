@@ -140,6 +140,23 @@ def _structure(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return starts, fields, lines, blank
 
 
+def _refuse_ragged(
+    records: np.ndarray, fields: np.ndarray, lines: np.ndarray, ncols: int, why: str
+) -> None:
+    """Raise for the first of ``records`` (indices) whose field count is not ``ncols``."""
+    if not records.size:
+        return
+    first = int(records[0])
+    count = int(fields[first])
+    raise FileProblem(
+        "ragged-row",
+        f"line {int(lines[first])} has {count} field{'s' if count != 1 else ''} where the header "
+        f"has {ncols} ({why})"
+        + (f"; {records.size} such lines in all" if records.size > 1 else ""),
+        int(lines[first]),
+    )
+
+
 def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
     """Parse a whole CSV file's bytes; raise ``FileProblem`` for anything file-level."""
     digest = sha256_of(data)
@@ -162,27 +179,20 @@ def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
                     1,
                 )
     ncols = len(header)
-    too_many = np.flatnonzero(fields[1:] > ncols)
-    if too_many.size:
-        first = int(too_many[0]) + 1
-        raise FileProblem(
-            "ragged-row",
-            f"line {int(lines[first])} has {int(fields[first])} fields where the header has "
-            f"{ncols} (an unquoted comma, or a different separator)"
-            + (f"; {too_many.size} such lines in all" if too_many.size > 1 else ""),
-            int(lines[first]),
-        )
-    short = np.flatnonzero((fields[1:] < ncols) & ~blank[1:])
-    if short.size:
-        first = int(short[0]) + 1
-        nfields = int(fields[first])
-        raise FileProblem(
-            "ragged-row",
-            f"line {int(lines[first])} has {nfields} field{'s' if nfields != 1 else ''} where "
-            f"the header has {ncols} (a truncated line, or a different separator)"
-            + (f"; {short.size} such lines in all" if short.size > 1 else ""),
-            int(lines[first]),
-        )
+    _refuse_ragged(
+        np.flatnonzero(fields[1:] > ncols) + 1,
+        fields,
+        lines,
+        ncols,
+        "an unquoted comma, or a different separator",
+    )
+    _refuse_ragged(
+        np.flatnonzero((fields[1:] < ncols) & ~blank[1:]) + 1,
+        fields,
+        lines,
+        ncols,
+        "a truncated line, or a different separator",
+    )
     if not (~blank[1:]).any():
         raise FileProblem("header-only", "has a header but no rows")
 
