@@ -339,3 +339,37 @@ def test_a_failure_while_writing_parquet_leaves_the_store_as_it_was(
         "CURRENT",
         Store(store).generation.name,  # type: ignore[union-attr]
     ]
+
+
+def test_every_order_of_three_extracts_gives_the_same_store(
+    write_extract: WriteExtract, contract: Contract, tmp_path: Path
+) -> None:
+    # November revises C2 again and drops C3; each order takes a different path through the
+    # store (newest-first updates, or full rebuilds when an older month arrives late).
+    nov = write_extract("2015-11", person=PERSON, contacts="""
+        cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+        C2,P2,2015-09-29,NFA
+        C4,P1,2015-11-03,ADVICE
+    """)  # fmt: skip
+    folders = [
+        write_extract("2015-09", person=PERSON, contacts=SEP),
+        write_extract("2015-10", person=PERSON, contacts=OCT),
+        nov,
+    ]
+    import itertools
+
+    stores = []
+    for number, order in enumerate(itertools.permutations(folders)):
+        store = tmp_path / f"store{number}"
+        for folder in order:
+            load(folder, contract, store)
+        stores.append(snapshot(store))
+    assert all(other == stores[0] for other in stores[1:])
+    manifest = json.loads(next(v for k, v in stores[0].items() if k.endswith("manifest.json")))
+    counts = {m: {k: e["files"]["contacts"][k] for k in ("new", "revised", "unchanged",
+              "superseded_by_newer")} for m, e in manifest["extracts"].items()}  # fmt: skip
+    assert counts == {
+        "2015-09": {"new": 2, "revised": 0, "unchanged": 0, "superseded_by_newer": 2},
+        "2015-10": {"new": 1, "revised": 1, "unchanged": 1, "superseded_by_newer": 1},
+        "2015-11": {"new": 1, "revised": 1, "unchanged": 0, "superseded_by_newer": 0},
+    }

@@ -74,7 +74,8 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
     _mkdir(path.parent)
-    frame.write_parquet(path, compression="zstd", statistics=True)
+    # rechunked, so the bytes depend on the rows alone, not on how the frame was assembled
+    frame.rechunk().write_parquet(path, compression="zstd", statistics=True)
     os.chmod(path, FILE_MODE)
 
 
@@ -109,6 +110,12 @@ class Store:
         """The current view of a table, or None when no extract has held it."""
         path = self.table_path(table)
         return pl.scan_parquet(path) if path is not None else None
+
+    def scan_version(self, table: str, month: str) -> pl.LazyFrame | None:
+        """The rows of ``table`` exactly as the extract closing ``month`` delivered them."""
+        generation = self.generation
+        path = generation / "versions" / table / f"{month}.parquet" if generation else None
+        return pl.scan_parquet(path) if path is not None and path.is_file() else None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -172,6 +179,45 @@ def _table_stats(versions: pl.LazyFrame, id_column: str) -> tuple[pl.LazyFrame, 
         .sort(EXTRACT)
     )
     return current, stats
+
+
+def _advance(
+    current: pl.LazyFrame, newest: pl.LazyFrame, id_column: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The current view after an extract newer than every other: what ``_table_stats`` gives
+    for all versions, computed from the old current view alone.
+
+    Returns the new current view (sorted by id, as the full rebuild sorts it), the newest
+    extract's counts, and how many current rows of each older extract it supersedes.
+    """
+    content = pl.all().exclude(EXTRACT, "_line")
+    old = current.select(
+        pl.col(id_column),
+        pl.col(EXTRACT).alias("__old_extract"),
+        pl.struct(content).hash(seed=0).alias("__old_hash"),
+    )
+    matched = newest.with_columns(pl.struct(content).hash(seed=0).alias("__hash")).join(
+        old, on=id_column, how="left"
+    )
+    stats = matched.select(
+        pl.col(EXTRACT).first(),
+        pl.col("__old_hash").is_null().sum().alias("new"),
+        (pl.col("__old_hash") != pl.col("__hash")).sum().alias("revised"),
+        (pl.col("__old_hash") == pl.col("__hash")).sum().alias("unchanged"),
+        pl.lit(0, pl.UInt32).alias("superseded_by_newer"),
+    )
+    superseded = (
+        matched.filter(pl.col("__old_extract").is_not_null())
+        .group_by("__old_extract")
+        .len()
+        .sort("__old_extract")
+    )
+    replaced = newest.select(id_column)
+    merged = pl.concat(
+        [current.join(replaced, on=id_column, how="anti"), newest], how="vertical"
+    ).sort(id_column)
+    frame, stats_frame, superseded_frame = pl.collect_all([merged, stats, superseded])
+    return frame, stats_frame, superseded_frame
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -327,6 +373,22 @@ def _build_generation(
                 }
             )
             current_rows = int(rows)
+        elif (
+            parts[-1].stem == month
+            and name not in previous_tables
+            and live is not None
+            and (live / "tables" / f"{name}.parquet").is_file()
+        ):  # the newest extract, new to the store: update the current view, no rebuild
+            current_frame, stats_frame, superseded = _advance(
+                pl.scan_parquet(live / "tables" / f"{name}.parquet"),
+                pl.scan_parquet(parts[-1]),
+                contract.tables[name].id,
+            )
+            _write_parquet(current_frame, target)
+            current_rows = current_frame.height
+            for older, count in superseded.iter_rows():
+                entry = new_extracts[older]["files"][name]
+                entry["superseded_by_newer"] = int(entry["superseded_by_newer"]) + int(count)
         else:
             current, stats = _table_stats(pl.scan_parquet(parts), contract.tables[name].id)
             current_frame, stats_frame = pl.collect_all([current, stats])
