@@ -32,7 +32,7 @@ class WorkingCalendar:
         self._cal = np.busdaycalendar(weekmask="1111100", holidays=self.holidays)
 
     def is_working_day(self, days: np.ndarray) -> np.ndarray:
-        return np.is_busday(np.asarray(days, dtype=DAY), busdaycal=self._cal)
+        return np.asarray(np.is_busday(np.asarray(days, dtype=DAY), busdaycal=self._cal))
 
     def elapsed(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """Working days d with start < d <= end; when end is before start, minus the working
@@ -41,13 +41,16 @@ class WorkingCalendar:
         end = np.asarray(end, dtype=DAY)
         low, high = np.minimum(start, end), np.maximum(start, end)
         # busday_count counts [a, b); shifting both ends by one day gives (a, b]
-        count = np.busday_count(low + 1, high + 1, busdaycal=self._cal)
+        count = np.asarray(np.busday_count(low + 1, high + 1, busdaycal=self._cal))
         return np.where(end >= start, count, -count)
 
     def add(self, days: np.ndarray, n: np.ndarray | int) -> np.ndarray:
         """The working day ``n`` working days after each day (a non-working day first rolls
         forward to the next working day, which counts as 0)."""
-        return np.busday_offset(np.asarray(days, dtype=DAY), n, roll="forward", busdaycal=self._cal)
+        moved = np.busday_offset(
+            np.asarray(days, dtype=DAY), n, roll="forward", busdaycal=self._cal
+        )
+        return np.asarray(moved)
 
     def next_working_day(self, days: np.ndarray) -> np.ndarray:
         """Each day itself if it is a working day, else the next working day."""
@@ -56,4 +59,4 @@ class WorkingCalendar:
     def working_days(self, first: date, last: date) -> np.ndarray:
         """Every working day from ``first`` to ``last`` inclusive."""
         every = np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
-        return every[self.is_working_day(every)]
+        return np.asarray(every[self.is_working_day(every)])
