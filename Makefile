@@ -18,16 +18,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The demo: ingest the bundled synthetic Demoshire extracts (2015-09, then 2015-10) into a
-# fresh demo store and show what validation and supersession did. Nothing real is involved.
-DEMO := data/demo
+# The demo: simulate the synthetic authority Demoshire, write its monthly extracts to
+# data/raw, ingest them into data/processed and print October 2015's headline figures.
+# Nothing real is involved; it refuses to write into folders holding anything else.
 demo: $(STAMP)
-	rm -rf $(DEMO)
-	mkdir -p $(DEMO)/raw
-	cp -R examples/mini/2015-09 examples/mini/2015-10 $(DEMO)/raw/
-	$(BIN)/safeguard ingest --month 2015-09 --raw-dir $(DEMO)/raw --processed-dir $(DEMO)/processed
-	$(BIN)/safeguard ingest --month 2015-10 --raw-dir $(DEMO)/raw --processed-dir $(DEMO)/processed
-	$(BIN)/safeguard status --processed-dir $(DEMO)/processed
+	$(BIN)/safeguard demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q || [ $$? -eq 5 ]  # 5 = no tests collected: not a failure
@@ -45,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data/demo
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ import click
 from safeguard import __version__
 from safeguard.errors import ConfigError, DataError, ExitCode, SafeguardError
 from safeguard.periods import Month
+from safeguard.schema import Severity
 
 log = logging.getLogger("safeguard")
 
@@ -374,6 +375,125 @@ def status(processed_dir: Path) -> None:
     show_status(
         str(processed_dir), generation.name if generation else None, store.manifest(), console()
     )
+
+
+@cli.command()
+@click.option(
+    "--seed",
+    type=int,
+    default=2015,
+    show_default=True,
+    envvar="SAFEGUARD_DEMO_SEED",
+    show_envvar=True,
+    help="The same seed writes byte-identical files.",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(0.05, 1000),
+    default=1.0,
+    envvar="SAFEGUARD_DEMO_SCALE",
+    show_envvar=True,
+    help="1 = a county; 10 = the largest authority; 100 = a regional consortium.",
+)
+@click.option("--start", type=MONTH, default="2013-04", help="First extract month.")
+@click.option("--end", type=MONTH, default="2017-03", help="Last extract month.")
+@click.option(
+    "--months",
+    type=click.IntRange(1, 600),
+    default=None,
+    help="Write this many months ending at --end (instead of --start).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("data/raw"),
+    envvar="SAFEGUARD_RAW_DIR",
+    show_envvar=True,
+    help="Where the extract folders are written.",
+)
+@PROCESSED_DIR
+@click.option("--ingest/--no-ingest", default=True, help="Ingest the extracts after writing.")
+@click.option(
+    "--month", type=MONTH, default="2015-10", help="The month whose headline figures are printed."
+)
+@click.pass_context
+def demo(
+    ctx: click.Context,
+    seed: int,
+    scale: float,
+    start: Month,
+    end: Month,
+    months: int | None,
+    out: Path,
+    processed_dir: Path,
+    ingest: bool,
+    month: Month,
+) -> None:
+    """Write the synthetic Demoshire extracts, ingest them and show a month's headline figures.
+
+    Demoshire is a fictional county whose children's journeys are simulated; no real child is
+    involved. A few data-quality problems are planted in the October 2015 extract (see the
+    README) so validation and supersession can be seen working.
+
+    \b
+    safeguard demo
+    safeguard demo --scale 10 --months 24 --no-ingest --out /tmp/demo-raw
+    """
+    from safeguard.demo.generate import generate
+
+    if months is not None:
+        start = end.shift(-(months - 1))
+    if start > end:
+        raise click.BadParameter(f"--start {start} is after --end {end}", param_hint="--start")
+    from safeguard.demo.generate import check_demo_folder, mark_demo_folder
+
+    contract = _contract(ctx)
+    check_demo_folder(out, "extracts")
+    if ingest:
+        check_demo_folder(processed_dir, "a processed store")
+    written = generate(out, contract, seed=seed, scale=scale, first=start, last=end)
+    click.echo(
+        f"Wrote {len(written)} monthly extracts of Demoshire to {out} ({start} to {end}, "
+        f"seed {seed}, scale {scale:g})."
+    )
+    if not ingest:
+        return
+    from safeguard.demo.common import Span, calendar_for
+    from safeguard.demo.headline import headline_figures
+    from safeguard.ingest.stage import ingest as run_ingest
+    from safeguard.store import Store
+
+    mark_demo_folder(processed_dir)
+    loaded = quarantined = warnings = 0
+    for folder in written:
+        outcome = run_ingest(folder, Month.parse(folder.name), contract, processed_dir)
+        if outcome.action == "refused":
+            raise DataError(f"the demo extract {folder.name} was refused; this is a bug")
+        report = outcome.report
+        loaded += sum(t.loaded for t in report.tables.values())
+        quarantined += report.quarantined
+        warnings += report.count(Severity.WARNING)
+        if report.issues.height:
+            rules = ", ".join(sorted(set(report.issues["rule"].to_list())))
+            click.echo(
+                f"  {folder.name}: {report.issues.height} problem(s) found ({rules}); "
+                f"{report.quarantined} row(s) quarantined"
+            )
+    click.echo(
+        f"Ingested into {processed_dir}: {loaded:,} rows loaded, {quarantined:,} "
+        f"quarantined, {warnings:,} warnings."
+    )
+    if not start <= month <= end:
+        return
+    span = Span(start.first_day, end.last_day, scale)
+    figures = headline_figures(Store(processed_dir), month, span.population, calendar_for(span))
+    click.echo(
+        f"\nDemoshire, {month.first_day:%B %Y}: headline figures (population 0-17: "
+        f"{span.population:,})"
+    )
+    width = max(len(f.label) for f in figures)
+    for figure in figures:
+        click.echo(f"  {figure.label:<{width}}  {figure.text()}")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""A synthetic authority, Demoshire: simulated children's journeys written as monthly extracts."""
