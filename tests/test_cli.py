@@ -271,3 +271,18 @@ def test_validate_one_file(runner: CliRunner, write_extract: WriteExtract) -> No
         result.output
     )
     assert "Not in this extract" not in result.output
+
+
+def test_status_shows_what_the_store_holds(
+    runner: CliRunner, write_extract: WriteExtract, tmp_path: Path
+) -> None:
+    store = tmp_path / "processed"
+    empty = run(runner, "status", "--processed-dir", str(store))
+    assert empty.exit_code == 0
+    assert empty.output == f"The store {store} is empty: ingest an extract first.\n"
+    folder = write_extract("2015-10", person=PERSON, contacts=GOOD)
+    assert run(runner, "ingest", str(folder), "--processed-dir", str(store)).exit_code == 0
+    result = run(runner, "status", "--processed-dir", str(store))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"2015-10\s+2\s+4\s+4\s+0\s+4\s+0\s+0\s+0", result.output), result.output
+    assert re.search(r"contacts\s+2\s+2015-10", result.output)
