@@ -1,0 +1,123 @@
+"""The indicator catalogue (``pipelines/indicators.yaml``) and the authority's settings
+(``pipelines/authority.yaml``) as typed configuration. Unknown keys are rejected."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from safeguard.errors import ConfigError
+from safeguard.schema import format_validation_error
+
+INDICATORS_FILE = "indicators.yaml"
+AUTHORITY_FILE = "authority.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Unit(StrEnum):
+    COUNT = "count"
+    PERCENT = "percent"
+    RATE_PER_10K = "rate_per_10k"
+    RATIO = "ratio"
+
+
+class Polarity(StrEnum):
+    HIGHER = "higher"  # higher is better
+    LOWER = "lower"
+    NEUTRAL = "neutral"
+
+
+class DfeMeasure(_Strict):
+    """The published DfE figure this indicator compares with."""
+
+    file: str = Field(description="file name in the reference folder")
+    measure: str = Field(description="the column holding the value")
+    filters: dict[str, str] = Field(default_factory=dict, description="column: value pairs")
+    note: str = ""
+
+
+class Indicator(_Strict):
+    """One figure of the paper."""
+
+    title: str
+    definition: str = Field(description="printed under the figure")
+    rule: str = Field(description="the registered transform that finds its records")
+    unit: Unit
+    polarity: Polarity = Polarity.NEUTRAL
+    decimals: int = Field(default=1, ge=0, le=3)
+    parameters: dict[str, int | float | str] = Field(default_factory=dict)
+    target: float | None = None
+    tolerance: float | None = None
+    dfe: DfeMeasure | None = None
+    local: bool = Field(default=False, description="no national definition: a local default")
+
+    @model_validator(mode="after")
+    def _tolerance_needs_target(self) -> Indicator:
+        if self.tolerance is not None and self.target is None:
+            raise ValueError("a tolerance needs a target")
+        return self
+
+
+class SpcConfig(_Strict):
+    shift_length: int = Field(default=7, ge=3)
+    trend_length: int = Field(default=7, ge=3)
+    screen_outliers: bool = False
+
+
+class Catalogue(_Strict):
+    version: int
+    months: int = Field(default=24, ge=12, le=120, description="months computed up to --month")
+    spc: SpcConfig = SpcConfig()
+    indicators: dict[str, Indicator]
+
+
+class Population(_Strict):
+    vintage: str
+    children_0_17: dict[int, int]
+
+
+class Authority(_Strict):
+    name: str
+    la_code: str
+    population: Population
+    closures: tuple[date, ...] = ()
+
+
+def _load(path: Path, model: type[BaseModel]) -> Any:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from exc
+
+
+def load_catalogue(pipelines: Path) -> Catalogue:
+    from safeguard.indicators.rules import RULES
+
+    catalogue: Catalogue = _load(pipelines / INDICATORS_FILE, Catalogue)
+    unknown = [
+        f"{pipelines / INDICATORS_FILE}: indicators.{name}.rule: no rule named {ind.rule!r}"
+        for name, ind in catalogue.indicators.items()
+        if ind.rule not in RULES
+    ]
+    if unknown:
+        raise ConfigError("\n".join(unknown))
+    return catalogue
+
+
+def load_authority(pipelines: Path) -> Authority:
+    authority: Authority = _load(pipelines / AUTHORITY_FILE, Authority)
+    return authority

@@ -1,0 +1,232 @@
+"""Compute every indicator of the catalogue for the months ending at a month.
+
+All rules' record frames are collected together (one collect for the stage), then summed by
+month. A figure is ``ok``, ``not applicable`` (a percentage with nothing in its
+denominator) or ``not available`` (a table or column never extracted, a month before the
+extracts' window, no population for the year), always with the reason; never a 0 instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from safeguard.calendar import WorkingCalendar
+from safeguard.indicators.catalogue import Authority, Catalogue, Indicator, Unit
+from safeguard.indicators.rules import HISTORY, RULES, Context, NotAvailable
+from safeguard.periods import Month
+from safeguard.store import Store
+
+OK, NOT_APPLICABLE, NOT_AVAILABLE = "ok", "not applicable", "not available"
+
+
+@dataclass(frozen=True)
+class Computed:
+    """The stage's output: one row per indicator and month, and the team breakdown."""
+
+    series: pl.DataFrame
+    by_team: pl.DataFrame
+
+
+def month_list(month: Month, count: int) -> list[date]:
+    return [month.shift(-i).first_day for i in range(count - 1, -1, -1)]
+
+
+def calendar_for_months(months: list[date], authority: Authority) -> WorkingCalendar:
+    # a year either side: rolling windows and look-backs reach before the first month
+    return WorkingCalendar(months[0].year - 3, months[-1].year + 1, authority.closures)
+
+
+def coverage(store: Store) -> tuple[date | None, date | None]:
+    """The first day any extract's 24-month window reaches, and the last extract's month end."""
+    extracts = sorted(store.manifest().get("extracts", {}))
+    if not extracts:
+        return None, None
+    first = Month.parse(extracts[0]).shift(-23).first_day
+    return first, Month.parse(extracts[-1]).last_day
+
+
+def population_for(month: date, authority: Authority) -> int | None:
+    """DfE's convention: a date in financial year Y/Y+1 uses the mid-Y estimate."""
+    year = month.year if month.month >= 4 else month.year - 1
+    return authority.population.children_0_17.get(year)
+
+
+def context_for(
+    store: Store, indicator: Indicator, months: list[date], cal: WorkingCalendar
+) -> Context:
+    return Context(store, months, cal, parameters=dict(indicator.parameters))
+
+
+def compute(
+    store: Store,
+    catalogue: Catalogue,
+    authority: Authority,
+    month: Month,
+    only: list[str] | None = None,
+) -> Computed:
+    """Every indicator (or those named in ``only``) for ``catalogue.months`` months to ``month``."""
+    months = month_list(month, catalogue.months)
+    cal = calendar_for_months(months, authority)
+    first_covered, last_covered = coverage(store)
+    plans: dict[str, pl.LazyFrame] = {}
+    unavailable: dict[str, str] = {}
+    gaps: dict[str, dict[date, str]] = {}
+    for name, indicator in catalogue.indicators.items():
+        if only is not None and name not in only:
+            continue
+        ctx = context_for(store, indicator, months, cal)
+        try:
+            plans[name] = RULES[indicator.rule](ctx)
+        except NotAvailable as missing:
+            unavailable[name] = missing.reason
+        gaps[name] = ctx.unavailable
+    collected = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
+
+    rows: list[dict[str, Any]] = []
+    teams: list[pl.DataFrame] = []
+    for name, indicator in catalogue.indicators.items():
+        if only is not None and name not in only:
+            continue
+        frame = collected.get(name)
+        sums: dict[date, tuple[float, float, int]] = {}
+        if frame is not None:
+            summed = frame.group_by("month").agg(
+                pl.col("numerator").cast(pl.Float64).sum(),
+                pl.col("denominator").cast(pl.Float64).sum(),
+                pl.len().alias("records"),
+            )
+            sums = {r[0]: (r[1], r[2], r[3]) for r in summed.iter_rows()}
+            if frame.get_column("team").null_count() < frame.height:
+                teams.append(_by_team(name, indicator, frame))
+        history = HISTORY.get(indicator.rule, 0)
+        for first_day in months:
+            numerator, denominator, records = sums.get(first_day, (0.0, 0.0, 0))
+            status, reason = OK, ""
+            if name in unavailable:
+                status, reason = NOT_AVAILABLE, unavailable[name]
+            elif first_covered is None or last_covered is None:
+                status, reason = NOT_AVAILABLE, "the store holds no extract"
+            elif first_day > last_covered:
+                status, reason = NOT_AVAILABLE, "no extract covers this month yet"
+            elif Month(first_day.year, first_day.month).shift(-history).first_day < first_covered:
+                status, reason = (
+                    NOT_AVAILABLE,
+                    (
+                        f"needs {history} months of history before the month; the extracts start "
+                        f"{first_covered:%B %Y}"
+                        if history
+                        else f"before the extracts' window ({first_covered:%B %Y})"
+                    ),
+                )
+            elif first_day in gaps.get(name, {}):
+                status, reason = NOT_AVAILABLE, gaps[name][first_day]
+            value = None
+            if status == OK:
+                value, status, reason = _value(
+                    indicator, numerator, denominator, first_day, authority
+                )
+            rows.append(
+                {
+                    "indicator": name,
+                    "month": first_day,
+                    "value": value,
+                    "numerator": numerator if status != NOT_AVAILABLE else None,
+                    "denominator": _denominator(indicator, denominator, first_day, authority)
+                    if status != NOT_AVAILABLE
+                    else None,
+                    "records": records,
+                    "status": status,
+                    "reason": reason,
+                }
+            )
+    series = pl.DataFrame(rows, schema=SERIES_SCHEMA, orient="row") if rows else _empty()
+    by_team = pl.concat(teams) if teams else pl.DataFrame(schema=TEAM_SCHEMA)
+    return Computed(series, by_team)
+
+
+SERIES_SCHEMA: dict[str, pl.DataType] = {
+    "indicator": pl.String(),
+    "month": pl.Date(),
+    "value": pl.Float64(),
+    "numerator": pl.Float64(),
+    "denominator": pl.Float64(),
+    "records": pl.Int64(),
+    "status": pl.String(),
+    "reason": pl.String(),
+}
+TEAM_SCHEMA: dict[str, pl.DataType] = {
+    "indicator": pl.String(),
+    "month": pl.Date(),
+    "team": pl.String(),
+    "numerator": pl.Float64(),
+    "denominator": pl.Float64(),
+    "value": pl.Float64(),
+}
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=SERIES_SCHEMA)
+
+
+def _denominator(
+    indicator: Indicator, denominator: float, month: date, authority: Authority
+) -> float | None:
+    if indicator.unit is Unit.COUNT:
+        return None
+    if indicator.unit is Unit.RATE_PER_10K:
+        population = population_for(month, authority)
+        return population / 10_000 if population else None
+    return denominator
+
+
+def _value(
+    indicator: Indicator, numerator: float, denominator: float, month: date, authority: Authority
+) -> tuple[float | None, str, str]:
+    if indicator.unit is Unit.COUNT:
+        return numerator, OK, ""
+    if indicator.unit is Unit.RATE_PER_10K:
+        population = population_for(month, authority)
+        if not population:
+            year = month.year if month.month >= 4 else month.year - 1
+            return None, NOT_AVAILABLE, f"no mid-{year} population in authority.yaml"
+        return 10_000 * numerator / population, OK, ""
+    if denominator == 0:
+        return None, NOT_APPLICABLE, "nothing in the denominator this month"
+    scale = 100.0 if indicator.unit is Unit.PERCENT else 1.0
+    return scale * numerator / denominator, OK, ""
+
+
+def _by_team(name: str, indicator: Indicator, frame: pl.DataFrame) -> pl.DataFrame:
+    grouped = (
+        frame.filter(pl.col("team").is_not_null())
+        .group_by("month", "team")
+        .agg(
+            pl.col("numerator").cast(pl.Float64).sum(), pl.col("denominator").cast(pl.Float64).sum()
+        )
+    )
+    value: pl.Expr
+    if indicator.unit is Unit.PERCENT:
+        value = pl.when(pl.col("denominator") > 0).then(
+            100 * pl.col("numerator") / pl.col("denominator")
+        )
+    elif indicator.unit is Unit.RATIO:
+        value = pl.when(pl.col("denominator") > 0).then(pl.col("numerator") / pl.col("denominator"))
+    elif indicator.unit is Unit.COUNT:
+        value = pl.col("numerator")
+    else:  # a rate has no team population
+        value = pl.lit(None, pl.Float64)
+    return grouped.select(
+        pl.lit(name).alias("indicator"),
+        "month",
+        "team",
+        "numerator",
+        pl.when(pl.lit(indicator.unit is Unit.COUNT))
+        .then(None)
+        .otherwise(pl.col("denominator"))
+        .alias("denominator"),
+        value.cast(pl.Float64).alias("value"),
+    ).sort("month", "team")
