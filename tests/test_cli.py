@@ -286,3 +286,42 @@ def test_status_shows_what_the_store_holds(
     assert result.exit_code == 0, result.output
     assert re.search(r"2015-10\s+2\s+4\s+4\s+0\s+4\s+0\s+0\s+0", result.output), result.output
     assert re.search(r"contacts\s+2\s+2015-10", result.output)
+
+
+def test_indicators_and_explain_on_the_mini_extracts(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.conftest import EXAMPLES
+
+    store = tmp_path / "processed"
+    for month in ("2015-09", "2015-10"):
+        assert (
+            run(runner, "ingest", str(EXAMPLES / month), "--processed-dir", str(store)).exit_code
+            == 0
+        )
+    result = run(runner, "indicators", "--month", "2015-10", "--processed-dir", str(store))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Computed 43 indicators for 24 months to 2015-10: ")
+    folder = store / "indicators" / "2015-10"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "by_team.csv", "by_team.parquet", "meta.json", "series.csv", "series.parquet",
+    ]  # fmt: skip
+    explained = run(runner, "explain", "contacts_to_referral_pct", "--month", "2015-10",
+                    "--processed-dir", str(store), "--csv", str(tmp_path / "x.csv"))  # fmt: skip
+    assert explained.exit_code == 0, explained.output
+    assert "Contacts that became referrals (contacts_to_referral_pct), 2015-10" in explained.output
+    assert (
+        (tmp_path / "x.csv")
+        .read_text()
+        .splitlines()[0]
+        .startswith("month,record,numerator,denominator,reason,team")
+    )
+    unknown = run(
+        runner, "explain", "nonsense", "--month", "2015-10", "--processed-dir", str(store)
+    )
+    assert unknown.exit_code == 2
+    assert "no indicator 'nonsense'" in unknown.output
+
+
+def test_indicators_on_an_empty_store_exit_1(runner: CliRunner, tmp_path: Path) -> None:
+    result = run(runner, "indicators", "--month", "2015-10", "--processed-dir", str(tmp_path / "p"))
+    assert result.exit_code == 1
+    assert "is empty: ingest an extract first" in result.output

@@ -496,6 +496,111 @@ def demo(
         click.echo(f"  {figure.label:<{width}}  {figure.text()}")
 
 
+def _indicator_config(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from safeguard.indicators.catalogue import load_authority, load_catalogue
+
+    return load_catalogue(ctx.obj["pipelines"]), load_authority(ctx.obj["pipelines"])
+
+
+@cli.command()
+@click.option(
+    "--month",
+    type=MONTH,
+    required=True,
+    envvar="SAFEGUARD_MONTH",
+    show_envvar=True,
+    help="The last month computed (the paper's month).",
+)
+@PROCESSED_DIR
+@click.pass_context
+def indicators(ctx: click.Context, month: Month, processed_dir: Path) -> None:
+    """Compute every indicator for the months ending at --month.
+
+    Writes data/processed/indicators/YYYY-MM/ (series and team breakdown, parquet and CSV).
+
+    \b
+    safeguard indicators --month 2015-10
+    """
+    from safeguard.indicators.stage import write_indicators
+
+    catalogue, authority = _indicator_config(ctx)
+    written = write_indicators(processed_dir, catalogue, authority, month)
+    series = written.computed.series
+    latest = series.filter(pl_month(month))
+    counts = latest.group_by("status").len().sort("status").rows()
+    click.echo(
+        f"Computed {latest.height} indicators for {len(series['month'].unique())} months to "
+        f"{month}: " + ", ".join(f"{n} {status}" for status, n in counts) + "."
+    )
+    for row in latest.filter(~pl_ok()).select("indicator", "status", "reason").iter_rows():
+        click.echo(f"  {row[0]}: {row[1]} ({row[2]})")
+    click.echo(f"Written to {written.folder}")
+
+
+def pl_month(month: Month) -> Any:
+    import polars as pl
+
+    return pl.col("month") == month.first_day
+
+
+def pl_ok() -> Any:
+    import polars as pl
+
+    return pl.col("status") == "ok"
+
+
+@cli.command()
+@click.argument("indicator")
+@click.option(
+    "--month",
+    type=MONTH,
+    required=True,
+    envvar="SAFEGUARD_MONTH",
+    show_envvar=True,
+    help="The month whose figure is explained.",
+)
+@PROCESSED_DIR
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write every record to this CSV file.",
+)
+@click.option("--limit", type=click.IntRange(0), default=40, help="Records shown on screen.")
+@click.pass_context
+def explain(
+    ctx: click.Context,
+    indicator: str,
+    month: Month,
+    processed_dir: Path,
+    csv_path: Path | None,
+    limit: int,
+) -> None:
+    """List the records behind an indicator's figure, and why each is in or out.
+
+    The output names children's records (ids, dates): keep it within the service.
+
+    \b
+    safeguard explain rereferrals_12m_pct --month 2015-10 --csv rereferrals.csv
+    """
+    from safeguard.console import console, show_explanation
+    from safeguard.indicators.stage import explain as run_explain
+
+    catalogue, authority = _indicator_config(ctx)
+    if indicator not in catalogue.indicators:
+        known = ", ".join(sorted(catalogue.indicators))
+        raise click.BadParameter(
+            f"no indicator {indicator!r}; known: {known}", param_hint="INDICATOR"
+        )
+    rows = run_explain(processed_dir, catalogue, authority, indicator, month)
+    spec = catalogue.indicators[indicator]
+    show_explanation(indicator, spec.title, spec.definition, month, rows, limit, console())
+    if csv_path is not None:
+        rows.write_csv(csv_path)
+        click.echo(f"All {rows.height:,} records written to {csv_path}")
+
+
 def main() -> None:
     cli(prog_name="safeguard")
 

@@ -163,3 +163,40 @@ def show_status(root: str, generation: str | None, manifest: dict[str, Any], out
     for name, meta in manifest["tables"].items():
         tables.add_row(name, f"{meta['rows']:,}", ", ".join(meta["extracts"]))
     out.print(tables)
+
+
+def show_explanation(
+    indicator: str,
+    title: str,
+    definition: str,
+    month: Any,
+    rows: pl.DataFrame,
+    limit: int,
+    out: Console,
+) -> None:
+    """The records behind a figure: counts first, then the records themselves."""
+    numerator = rows.get_column("numerator").cast(pl.Float64).sum() if rows.height else 0
+    has_denominator = rows.height and rows.get_column("denominator").null_count() < rows.height
+    denominator = rows.get_column("denominator").cast(pl.Float64).sum() if has_denominator else None
+    out.print(f"{title} ({indicator}), {month}")
+    out.print(definition)
+    summary = f"Numerator {numerator:,.6g}"
+    if denominator is not None:
+        summary += f", denominator {denominator:,.6g}"
+    out.print(summary + f"; {rows.height:,} record(s).")
+    reasons = rows.group_by("reason").len().sort("len", descending=True)
+    for reason, count in reasons.iter_rows():
+        out.print(f"  {count:>6,}  {reason}")
+    if not rows.height or limit == 0:
+        return
+    table = RichTable(
+        title=f"Records (first {min(limit, rows.height)} of {rows.height:,})",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    shown = rows.drop("month").head(limit)
+    for column in shown.columns:
+        table.add_column(column)
+    for row in shown.iter_rows():
+        table.add_row(*("" if value is None else str(value) for value in row))
+    out.print(table)

@@ -1,0 +1,126 @@
+"""The indicators stage: compute the series for a month and write it beside the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from safeguard.errors import DataError
+from safeguard.indicators.catalogue import Authority, Catalogue
+from safeguard.indicators.engine import (
+    Computed,
+    calendar_for_months,
+    compute,
+    context_for,
+    month_list,
+)
+from safeguard.indicators.rules import RULES, NotAvailable
+from safeguard.periods import Month
+from safeguard.store import DIR_MODE, FILE_MODE, Store
+
+OUTPUT = "indicators"
+
+
+@dataclass(frozen=True)
+class Written:
+    computed: Computed
+    folder: Path
+
+
+def describe(catalogue: Catalogue) -> pl.DataFrame:
+    """The catalogue as a table, joined onto the series for readers of the CSV."""
+    return pl.DataFrame(
+        [
+            {
+                "indicator": name,
+                "title": i.title,
+                "unit": str(i.unit),
+                "decimals": i.decimals,
+                "polarity": str(i.polarity),
+                "target": i.target,
+                "tolerance": i.tolerance,
+                "definition": i.definition,
+            }
+            for name, i in catalogue.indicators.items()
+        ],
+        schema={
+            "indicator": pl.String,
+            "title": pl.String,
+            "unit": pl.String,
+            "decimals": pl.Int64,
+            "polarity": pl.String,
+            "target": pl.Float64,
+            "tolerance": pl.Float64,
+            "definition": pl.String,
+        },
+        orient="row",
+    )
+
+
+def write_indicators(
+    processed: Path, catalogue: Catalogue, authority: Authority, month: Month
+) -> Written:
+    """Compute every indicator to ``month`` and replace ``processed/indicators/<month>/``
+    atomically (parquet and CSV of the series and the team breakdown)."""
+    store = Store(processed)
+    with store.locked():
+        generation = store.generation
+        if generation is None:
+            raise DataError(f"the store {processed} is empty: ingest an extract first")
+        computed = compute(store, catalogue, authority, month)
+        series = computed.series.join(describe(catalogue), on="indicator", how="left")
+        root = processed / OUTPUT
+        root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(root, DIR_MODE)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=root))
+        try:
+            for name, frame in (("series", series), ("by_team", computed.by_team)):
+                frame.write_parquet(tmp / f"{name}.parquet")
+                frame.write_csv(tmp / f"{name}.csv")
+            meta = {
+                "month": str(month),
+                "generation": generation.name,
+                "months": catalogue.months,
+                "indicators": len(catalogue.indicators),
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            for path in tmp.iterdir():
+                os.chmod(path, FILE_MODE)
+            final = root / str(month)
+            old = root / f".old-{month}"
+            if final.exists():
+                os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return Written(computed, final)
+
+
+def explain(
+    processed: Path, catalogue: Catalogue, authority: Authority, indicator: str, month: Month
+) -> pl.DataFrame:
+    """The records behind one indicator's figure for one month, with why each counts."""
+    spec = catalogue.indicators[indicator]
+    months = month_list(month, catalogue.months)
+    store = Store(processed)
+    ctx = context_for(store, spec, months, calendar_for_months(months, authority))
+    try:
+        frame = RULES[spec.rule](ctx)
+    except NotAvailable as missing:
+        raise DataError(f"{indicator} is not available: {missing.reason}") from None
+    first = month.first_day
+    return (
+        frame.filter(pl.col("month") == first)
+        .sort(
+            ["numerator", "denominator", "record"], descending=[True, True, False], nulls_last=True
+        )
+        .collect()
+    )
