@@ -302,7 +302,8 @@ def test_indicators_and_explain_on_the_mini_extracts(runner: CliRunner, tmp_path
     assert result.output.startswith("Computed 43 indicators for 24 months to 2015-10: ")
     folder = store / "indicators" / "2015-10"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "by_team.csv", "by_team.parquet", "meta.json", "series.csv", "series.parquet",
+        "by_team.csv", "by_team.parquet", "meta.json", "scorecard.csv", "scorecard.parquet",
+        "series.csv", "series.parquet",
     ]  # fmt: skip
     explained = run(runner, "explain", "contacts_to_referral_pct", "--month", "2015-10",
                     "--processed-dir", str(store), "--csv", str(tmp_path / "x.csv"))  # fmt: skip

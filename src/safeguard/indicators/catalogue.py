@@ -42,6 +42,10 @@ class DfeMeasure(_Strict):
     measure: str = Field(description="the column holding the value")
     filters: dict[str, str] = Field(default_factory=dict, description="column: value pairs")
     note: str = ""
+    period_end_month: int = Field(default=3, ge=1, le=12, description="the year ends this month")
+    published_after_months: int = Field(
+        default=8, ge=0, description="months after the period's end until DfE publishes it"
+    )
 
 
 class Indicator(_Strict):
@@ -89,6 +93,11 @@ class Authority(_Strict):
     la_code: str
     population: Population
     closures: tuple[date, ...] = ()
+    reference_dir: Path | None = Field(
+        default=None,
+        description="folder of DfE's published CSVs; relative to the project (pipelines/..)",
+    )
+    neighbours_file: str | None = Field(default=None, description="statistical neighbour file")
 
 
 def _load(path: Path, model: type[BaseModel]) -> Any:
@@ -120,4 +129,7 @@ def load_catalogue(pipelines: Path) -> Catalogue:
 
 def load_authority(pipelines: Path) -> Authority:
     authority: Authority = _load(pipelines / AUTHORITY_FILE, Authority)
+    if authority.reference_dir is not None and not authority.reference_dir.is_absolute():
+        resolved = (pipelines.resolve().parent / authority.reference_dir).resolve()
+        authority = authority.model_copy(update={"reference_dir": resolved})
     return authority

@@ -21,6 +21,7 @@ from safeguard.indicators.engine import (
     month_list,
 )
 from safeguard.indicators.rules import RULES, NotAvailable
+from safeguard.indicators.scorecard import scorecard
 from safeguard.periods import Month
 from safeguard.store import DIR_MODE, FILE_MODE, Store
 
@@ -30,6 +31,7 @@ OUTPUT = "indicators"
 @dataclass(frozen=True)
 class Written:
     computed: Computed
+    scorecard: pl.DataFrame
     folder: Path
 
 
@@ -75,12 +77,14 @@ def write_indicators(
             raise DataError(f"the store {processed} is empty: ingest an extract first")
         computed = compute(store, catalogue, authority, month)
         series = computed.series.join(describe(catalogue), on="indicator", how="left")
+        card = scorecard(computed.series, catalogue, authority, month)
         root = processed / OUTPUT
         root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         os.chmod(root, DIR_MODE)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=root))
         try:
-            for name, frame in (("series", series), ("by_team", computed.by_team)):
+            outputs = (("series", series), ("by_team", computed.by_team), ("scorecard", card))
+            for name, frame in outputs:
                 frame.write_parquet(tmp / f"{name}.parquet")
                 frame.write_csv(tmp / f"{name}.csv")
             meta = {
@@ -101,7 +105,7 @@ def write_indicators(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return Written(computed, final)
+    return Written(computed, card, final)
 
 
 def explain(

@@ -1,0 +1,170 @@
+"""The scorecard: each indicator at the paper's month with its trend, RAG, SPC and DfE
+comparators, one row per indicator, built from the monthly series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from safeguard.indicators.catalogue import Authority, Catalogue, Indicator
+from safeguard.indicators.trends import trend_figures
+from safeguard.periods import Month
+
+
+def _spc(series: pl.DataFrame, indicator: Indicator, catalogue: Catalogue) -> dict[str, Any]:
+    from safeguard.indicators import spc
+
+    ok = series.filter(pl.col("status") == "ok").sort("month")
+    values = ok["value"].to_list()
+    empty = {
+        "spc_variation": None,
+        "spc_assurance": None,
+        "spc_words": None,
+        "spc_letters": None,
+        "spc_trial": None,
+    }
+    if len(values) < 2:
+        return empty
+    settings = spc.SpcSettings(
+        shift_length=catalogue.spc.shift_length,
+        trend_length=catalogue.spc.trend_length,
+        screen_outliers=catalogue.spc.screen_outliers,
+    )
+    polarity = str(indicator.polarity)
+    frame = spc.xmr(values, polarity, indicator.target, settings)  # type: ignore[arg-type]
+    summary = spc.summarise(frame, polarity, indicator.target, settings)  # type: ignore[arg-type]
+    return {
+        "spc_variation": summary.variation,
+        "spc_assurance": summary.assurance,
+        "spc_words": summary.words(),
+        "spc_letters": summary.letters(),
+        "spc_trial": summary.trial_limits,
+    }
+
+
+def _rag(value: float | None, indicator: Indicator) -> str | None:
+    from safeguard.indicators import spc
+
+    return spc.rag(value, indicator.target, indicator.tolerance, str(indicator.polarity))  # type: ignore[arg-type]
+
+
+class Comparators:
+    """DfE's published files, read once each; absent files make comparators not available."""
+
+    def __init__(self, authority: Authority):
+        self.authority = authority
+        self.frames: dict[str, pl.DataFrame | str] = {}
+        self.neighbours: pl.DataFrame | None = None
+        self.problem: str | None = None
+        folder = authority.reference_dir
+        if folder is None:
+            self.problem = "no reference_dir in authority.yaml"
+        elif not folder.is_dir():
+            self.problem = f"reference folder {folder} not found"
+        elif authority.neighbours_file:
+            from safeguard.indicators.comparators import load_neighbours
+
+            path = folder / authority.neighbours_file
+            self.neighbours = load_neighbours(path) if path.is_file() else None
+
+    def compare(self, indicator: Indicator, month: Month) -> dict[str, Any]:
+        from safeguard.indicators.comparators import comparators, read_ees_csv
+
+        blank: dict[str, Any] = {key: None for key in COMPARATOR_COLUMNS}
+        if indicator.dfe is None:
+            return blank
+        if self.problem is not None:
+            return {**blank, "dfe_note": self.problem}
+        assert self.authority.reference_dir is not None
+        file = indicator.dfe.file
+        if file not in self.frames:
+            path: Path = self.authority.reference_dir / file
+            self.frames[file] = read_ees_csv(path) if path.is_file() else f"{file} not found"
+        frame = self.frames[file]
+        if isinstance(frame, str):
+            return {**blank, "dfe_note": frame}
+        dfe = indicator.dfe
+        published = [
+            period
+            for period in frame.get_column("time_period").unique().to_list()
+            if Month(int(str(period)[:4]), dfe.period_end_month).shift(dfe.published_after_months)
+            <= month
+        ]
+        if not published:
+            first = str(frame.get_column("time_period").cast(pl.String).min())
+            return {**blank, "dfe_note": f"nothing published by {month} (the file starts {first})"}
+        found = comparators(
+            frame,
+            dfe.measure,
+            self.authority.la_code,
+            self.neighbours,
+            year=str(max(published)),
+            filters=dfe.filters or None,
+        )
+        return {
+            "dfe_year": found.year,
+            "dfe_authority": found.authority.value,
+            "dfe_england": found.england.value,
+            "dfe_region": found.region.value,
+            "dfe_region_name": found.region_name,
+            "dfe_sn_mean": found.sn_mean,
+            "dfe_sn_median": found.sn_median,
+            "dfe_sn_count": found.sn_count,
+            "dfe_rank": found.rank,
+            "dfe_rank_of": found.rank_of,
+            "dfe_quartile": found.quartile,
+            "dfe_note": "; ".join(filter(None, [indicator.dfe.note, *found.notes])) or None,
+        }
+
+
+COMPARATOR_COLUMNS = [
+    "dfe_year",
+    "dfe_authority",
+    "dfe_england",
+    "dfe_region",
+    "dfe_region_name",
+    "dfe_sn_mean",
+    "dfe_sn_median",
+    "dfe_sn_count",
+    "dfe_rank",
+    "dfe_rank_of",
+    "dfe_quartile",
+    "dfe_note",
+]
+
+
+def scorecard(
+    series: pl.DataFrame, catalogue: Catalogue, authority: Authority, month: Month
+) -> pl.DataFrame:
+    """One row per indicator at ``month``: the figure, its trend, RAG, SPC and comparators."""
+    published = Comparators(authority)
+    rows = []
+    for name, indicator in catalogue.indicators.items():
+        own = series.filter(pl.col("indicator") == name)
+        if own.is_empty():
+            continue
+        now = own.filter(pl.col("month") == month.first_day).row(0, named=True)
+        rows.append(
+            {
+                "indicator": name,
+                "title": indicator.title,
+                "unit": str(indicator.unit),
+                "decimals": indicator.decimals,
+                "polarity": str(indicator.polarity),
+                "month": month.first_day,
+                "value": now["value"],
+                "numerator": now["numerator"],
+                "denominator": now["denominator"],
+                "status": now["status"],
+                "reason": now["reason"],
+                **trend_figures(own, indicator, month),
+                "target": indicator.target,
+                "tolerance": indicator.tolerance,
+                "rag": _rag(now["value"], indicator),
+                **_spc(own, indicator, catalogue),
+                **published.compare(indicator, month),
+            }
+        )
+    return pl.DataFrame(rows, infer_schema_length=None)
