@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from safeguard.cli import cli
-from safeguard.demo.common import Span, calendar_for
+from safeguard.demo.common import Span
 from safeguard.demo.generate import MARKER, generate, simulate
-from safeguard.demo.headline import Figure, headline_figures
+from safeguard.indicators.catalogue import load_authority, load_catalogue
+from safeguard.indicators.engine import compute
 from safeguard.ingest.report import ValidationReport
 from safeguard.ingest.stage import ingest
 from safeguard.periods import Month
@@ -116,15 +117,19 @@ def test_october_2015_looks_like_the_paper(
     demo_store: tuple[Path, dict[str, ValidationReport]],
 ) -> None:
     root, _ = demo_store
-    span = Span(SEP.first_day, NOV.last_day)
-    figures: dict[str, Figure] = {
-        f.id: f
-        for f in headline_figures(Store(root / "processed"), OCT, 35_276, calendar_for(span))
-    }
+    computed = compute(
+        Store(root / "processed"),
+        load_catalogue(PIPELINES),
+        load_authority(PIPELINES),
+        OCT,
+        only=list(BANDS),
+    )
+    october = computed.series.filter(pl.col("month") == OCT.first_day)
+    values = dict(october.select("indicator", "value").rows())
     outside = {
-        name: figures[name].value
+        name: values[name]
         for name, (low, high) in BANDS.items()
-        if figures[name].value is None or not low <= figures[name].value <= high  # type: ignore[operator]
+        if values[name] is None or not low <= values[name] <= high
     }
     assert not outside, outside
 
@@ -171,9 +176,24 @@ def test_the_authority_moves_to_single_assessments_in_september_2016() -> None:
 
 def test_the_demo_command_writes_ingests_and_shows_the_month(tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["--pipelines", str(PIPELINES), "demo", "--end", "2015-10",
-                                 "--months", "2", "--scale", "0.3", "--out", str(tmp_path / "raw"),
-                                 "--processed-dir", str(tmp_path / "processed")])  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [
+            "--pipelines",
+            str(PIPELINES),
+            "demo",
+            "--end",
+            "2015-10",
+            "--months",
+            "2",
+            "--scale",
+            "0.3",
+            "--out",
+            str(tmp_path / "raw"),
+            "--processed-dir",
+            str(tmp_path / "processed"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == (
@@ -190,9 +210,20 @@ def test_the_demo_command_writes_ingests_and_shows_the_month(tmp_path: Path) -> 
 
 def test_the_demo_will_not_write_over_real_extracts(tmp_path: Path) -> None:
     (tmp_path / "raw" / "2015-10").mkdir(parents=True)
-    result = CliRunner().invoke(cli, ["--pipelines", str(PIPELINES), "demo", "--months", "1",
-                                      "--out", str(tmp_path / "raw"),
-                                      "--processed-dir", str(tmp_path / "p")])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--pipelines",
+            str(PIPELINES),
+            "demo",
+            "--months",
+            "1",
+            "--out",
+            str(tmp_path / "raw"),
+            "--processed-dir",
+            str(tmp_path / "p"),
+        ],
+    )
     assert result.exit_code == 2
     assert "already holds extracts that the demo did not write (2015-10)" in result.output
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["2015-10"]

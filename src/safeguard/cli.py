@@ -458,10 +458,7 @@ def demo(
     )
     if not ingest:
         return
-    from safeguard.demo.common import Span, calendar_for
-    from safeguard.demo.headline import headline_figures
     from safeguard.ingest.stage import ingest as run_ingest
-    from safeguard.store import Store
 
     mark_demo_folder(processed_dir)
     loaded = quarantined = warnings = 0
@@ -485,15 +482,24 @@ def demo(
     )
     if not start <= month <= end:
         return
-    span = Span(start.first_day, end.last_day, scale)
-    figures = headline_figures(Store(processed_dir), month, span.population, calendar_for(span))
-    click.echo(
-        f"\nDemoshire, {month.first_day:%B %Y}: headline figures (population 0-17: "
-        f"{span.population:,})"
+    from safeguard.console import figure_text
+    from safeguard.demo.generate import HEADLINE, demo_authority
+    from safeguard.indicators.stage import write_indicators
+
+    catalogue, authority = _indicator_config(ctx)
+    authority = demo_authority(authority, scale)
+    computed = write_indicators(processed_dir, catalogue, authority, month)
+    population = authority.population.children_0_17.get(
+        month.year if month.month >= 4 else month.year - 1
     )
-    width = max(len(f.label) for f in figures)
-    for figure in figures:
-        click.echo(f"  {figure.label:<{width}}  {figure.text()}")
+    click.echo(
+        f"\nDemoshire, {month.first_day:%B %Y}: headline figures (population 0-17: {population:,})"
+    )
+    card = {row["indicator"]: row for row in computed.scorecard.iter_rows(named=True)}
+    width = max(len(card[name]["title"]) for name in HEADLINE)
+    for name in HEADLINE:
+        click.echo(f"  {card[name]['title']:<{width}}  {figure_text(card[name])}")
+    click.echo(f"Every indicator for the 24 months: {computed.folder}")
 
 
 def _indicator_config(ctx: click.Context):  # type: ignore[no-untyped-def]

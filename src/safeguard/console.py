@@ -200,3 +200,15 @@ def show_explanation(
     for row in shown.iter_rows():
         table.add_row(*("" if value is None else str(value) for value in row))
     out.print(table)
+
+
+def figure_text(row: dict[str, Any]) -> str:
+    """A scorecard row's figure in words: value with its unit, and its counts."""
+    if row["status"] != "ok" or row["value"] is None:
+        return f"{row['status']} ({row['reason']})"
+    value, decimals = row["value"], row["decimals"]
+    if row["unit"] == "percent":
+        return f"{value:.{decimals}f}% ({row['numerator']:,.0f} of {row['denominator']:,.0f})"
+    if row["unit"] == "rate_per_10k":
+        return f"{value:.{decimals}f} per 10,000 ({row['numerator']:,.0f})"
+    return f"{value:,.{decimals}f}"

@@ -26,6 +26,7 @@ from safeguard.demo.staff import (
     simulate_workforce,
 )
 from safeguard.errors import ConfigError
+from safeguard.indicators.catalogue import Authority
 from safeguard.periods import Month
 from safeguard.schema import Contract
 
@@ -69,6 +70,38 @@ PLANTED = [
         "a plan's category of abuse recorded wrongly, corrected in November",
     ),
 ]
+
+
+# the figures `safeguard demo` prints for its month (the scorecard holds every indicator)
+HEADLINE = [
+    "contacts",
+    "contacts_screened_same_day_pct",
+    "contacts_to_referral_pct",
+    "referrals",
+    "rereferrals_12m_pct",
+    "assessments_in_timescale_pct",
+    "initial_assessments_10wd_pct",
+    "strategy_discussions",
+    "strategy_discussions_no_s47_pct",
+    "cp_plans_open",
+    "cp_rate_per_10k",
+    "cla_open",
+    "agency_rate_fte",
+    "average_caseload",
+    "audits",
+    "audits_good_or_better_pct",
+]
+
+
+def demo_authority(authority: Authority, scale: float) -> Authority:
+    """Demoshire's settings at a scale: its population grows with its volumes."""
+    if scale == 1:
+        return authority
+    scaled = {
+        year: round(count * scale) for year, count in authority.population.children_0_17.items()
+    }
+    population = authority.population.model_copy(update={"children_0_17": scaled})
+    return authority.model_copy(update={"population": population})
 
 
 @dataclass(frozen=True)
