@@ -7,6 +7,7 @@ fails to); the worked arithmetic is in the comments. "idx" counts points from 0.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import polars as pl
 import pytest
@@ -109,9 +110,10 @@ def test_screening_drops_a_huge_moving_range() -> None:
     assert screened["mean_moving_range"][0] == pytest.approx(1)
     assert screened["mean"][0] == pytest.approx(mean)  # screening leaves the mean alone
     assert screened["upper"][0] == pytest.approx(mean + 2.66)
-    # 40 is astronomical only with the tighter, screened limits (upper 16.44 vs 25.75)
-    assert flagged(unscreened, "astronomical") == []
-    assert flagged(screened, "astronomical") == [8]
+    # unscreened limits 13.78 +/- 11.97 = 1.81 to 25.75: only 40 is beyond them; screened limits
+    # 13.78 +/- 2.66 = 11.12 to 16.44 put every 10 and 11 below the lower limit as well
+    assert flagged(unscreened, "astronomical") == [8]
+    assert flagged(screened, "astronomical") == list(range(9))
 
 
 def test_screening_a_flat_series_keeps_zero_limits() -> None:
@@ -245,7 +247,8 @@ def test_trend_of_six_points_is_not_a_trend() -> None:
     frame = xmr([1, 9, 1, 9, 2, 3, 4, 6, 7, 8, 1, 9, 1, 9], "higher")
     assert flagged(frame, "special") == []
     # ... which is a trend when the setting asks for 6 points
-    frame = xmr([1, 9, 1, 9, 2, 3, 4, 6, 7, 8, 1, 9, 1, 9], "higher", SpcSettings(trend_length=6))
+    six = SpcSettings(trend_length=6)
+    frame = xmr([1, 9, 1, 9, 2, 3, 4, 6, 7, 8, 1, 9, 1, 9], "higher", settings=six)
     only(frame, "trend", list(range(4, 10)))
 
 
@@ -273,7 +276,7 @@ def test_two_of_three_flags_only_the_close_points() -> None:
     # with 11, 7, 11: sum 99 over 17 points, mean 5.82; moving ranges 18 + 5+4+4+7 + 6 = 44,
     # mR-bar 2.75: close line 5.82 + 4.88 = 10.70, limit 5.82 + 7.32 = 13.14
     # the window 11, 7, 11 is all above the mean with two close points; 7 is not close
-    frame = xmr([*BASE, 11, 7, 11, *TAIL[1:]], "higher")
+    frame = xmr([*BASE, 11, 7, 11, *TAIL], "higher")
     assert frame["upper_close"][0] == pytest.approx(99 / 17 + 2.66 * 2.75 * 2 / 3)
     only(frame, "two_of_three", [10, 12])
     assert frame["point_class"][10:13].to_list() == ["improvement", "common", "improvement"]
@@ -281,20 +284,20 @@ def test_two_of_three_flags_only_the_close_points() -> None:
 
 def test_one_close_point_in_three_is_not_enough() -> None:
     # 11, 7, 10: mean 98/17 = 5.76, mR-bar 42/16 = 2.625, close line 10.42: only 11 is close
-    frame = xmr([*BASE, 11, 7, 10, *TAIL[1:]], "higher")
+    frame = xmr([*BASE, 11, 7, 10, *TAIL], "higher")
     assert flagged(frame, "special") == []
 
 
 def test_two_close_points_but_one_below_the_mean() -> None:
     # 12, 5, 12: mean 99/17 = 5.82, mR-bar 52/16 = 3.25, close line 11.59, limit 14.47:
     # both 12s are close but 5 lies below the mean, so no window of 3 qualifies
-    frame = xmr([*BASE, 12, 5, 12, *TAIL[1:]], "higher")
+    frame = xmr([*BASE, 12, 5, 12, *TAIL], "higher")
     assert frame["upper_close"][0] == pytest.approx(99 / 17 + 2.66 * 3.25 * 2 / 3)
     assert flagged(frame, "special") == []
 
 
 def test_two_of_three_below_with_lower_is_better() -> None:
-    frame = xmr([-v for v in [*BASE, 11, 7, 11, *TAIL[1:]]], "lower")
+    frame = xmr([-v for v in [*BASE, 11, 7, 11, *TAIL]], "lower")
     only(frame, "two_of_three", [10, 12])
     assert frame["point_class"][10] == "improvement"
     assert frame["side"][10] == "low"
@@ -389,7 +392,8 @@ def test_trial_limits_count_baseline_points() -> None:
     assert frame["trial_limits"].all()
     assert summarise(frame, "higher", settings=cfg).trial_limits
     relaxed = SpcSettings(baseline_points=6, minimum_points=6)
-    assert not summarise(xmr(values, "higher", settings=relaxed), "higher", settings=relaxed)
+    frame = xmr(values, "higher", settings=relaxed)
+    assert not summarise(frame, "higher", settings=relaxed).trial_limits
 
 
 # --- gaps --------------------------------------------------------------------------------------
@@ -457,7 +461,7 @@ def test_all_gaps() -> None:
         {"minimum_points": 0},
     ],
 )
-def test_settings_are_checked(kwargs: dict[str, int]) -> None:
+def test_settings_are_checked(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be at least"):
         SpcSettings(**kwargs)
 
@@ -519,6 +523,12 @@ settings_strategy = st.builds(
 )
 MIRROR = {"high": "low", "low": "high", "improvement": "concern", "concern": "improvement"}
 MIRROR |= {"neutral_high": "neutral_low", "neutral_low": "neutral_high", "common": "common"}
+ASSURANCE_MIRROR = {
+    "consistently_pass": "consistently_fail",
+    "consistently_fail": "consistently_pass",
+    "inconsistent": "inconsistent",
+    None: None,
+}
 
 
 def mirrored(values: list[str | None]) -> list[str | None]:
@@ -550,7 +560,21 @@ def test_flags_mirror_when_negated(values: list[int | None], cfg: SpcSettings, t
     swapped = xmr(negated, "lower", -target, settings=cfg)
     assert swapped["point_class"].to_list() == before["point_class"].to_list()
     if before["value"].is_not_null().any():
-        assert summarise(swapped, "lower", -target, cfg) == summarise(before, "higher", target, cfg)
+        original = summarise(before, "higher", target, cfg)
+        # the same polarity: every icon mirrors (improvement high <-> concern low, pass <-> fail)
+        kind, _, side = original.variation.rpartition("_")
+        flipped_side = original.variation if kind == "common" else f"{kind}_{MIRROR[side]}"
+        fully_mirrored = "common_cause" if kind == "common" else f"{MIRROR[kind]}_{MIRROR[side]}"
+        assert summarise(after, "higher", -target, cfg) == SpcSummary(
+            fully_mirrored,
+            ASSURANCE_MIRROR[original.assurance],
+            original.trial_limits,
+            original.points,
+        )
+        # the polarity swapped too: only the side letter changes
+        assert summarise(swapped, "lower", -target, cfg) == SpcSummary(
+            flipped_side, original.assurance, original.trial_limits, original.points
+        )
 
 
 @settings(deadline=None, max_examples=100)

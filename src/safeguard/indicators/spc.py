@@ -297,7 +297,7 @@ def xmr(
             "two_of_three": spread(two_of_three, False),
             "special": spread(special, False),
             "side": spread(np.where(side > 0, "high", np.where(side < 0, "low", "")), ""),
-            "point_class": spread(point_class.astype(np.str_), ""),
+            "point_class": spread(point_class, ""),
         },
         schema_overrides={"value": pl.Float64, "moving_range": pl.Float64},
     )
