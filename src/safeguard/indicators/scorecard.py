@@ -4,13 +4,20 @@ comparators, one row per indicator, built from the monthly series."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
 from safeguard.indicators.catalogue import Authority, Catalogue, Indicator
 from safeguard.indicators.trends import trend_figures
 from safeguard.periods import Month
+
+if TYPE_CHECKING:
+    from safeguard.indicators.spc import PolarityName
+
+
+def _polarity(indicator: Indicator) -> PolarityName:
+    return cast("PolarityName", indicator.polarity.value)
 
 
 def _spc(series: pl.DataFrame, indicator: Indicator, catalogue: Catalogue) -> dict[str, Any]:
@@ -32,9 +39,9 @@ def _spc(series: pl.DataFrame, indicator: Indicator, catalogue: Catalogue) -> di
         trend_length=catalogue.spc.trend_length,
         screen_outliers=catalogue.spc.screen_outliers,
     )
-    polarity = str(indicator.polarity)
-    frame = spc.xmr(values, polarity, indicator.target, settings)  # type: ignore[arg-type]
-    summary = spc.summarise(frame, polarity, indicator.target, settings)  # type: ignore[arg-type]
+    polarity = _polarity(indicator)
+    frame = spc.xmr(values, polarity, indicator.target, settings)
+    summary = spc.summarise(frame, polarity, indicator.target, settings)
     return {
         "spc_variation": summary.variation,
         "spc_assurance": summary.assurance,
@@ -47,7 +54,7 @@ def _spc(series: pl.DataFrame, indicator: Indicator, catalogue: Catalogue) -> di
 def _rag(value: float | None, indicator: Indicator) -> str | None:
     from safeguard.indicators import spc
 
-    return spc.rag(value, indicator.target, indicator.tolerance, str(indicator.polarity))  # type: ignore[arg-type]
+    return spc.rag(value, indicator.target, indicator.tolerance, _polarity(indicator))
 
 
 class Comparators:
