@@ -4,7 +4,7 @@ comparators, one row per indicator, built from the monthly series."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def _polarity(indicator: Indicator) -> PolarityName:
-    return cast("PolarityName", indicator.polarity.value)
+    return indicator.polarity.value
 
 
 def _spc(series: pl.DataFrame, indicator: Indicator, catalogue: Catalogue) -> dict[str, Any]:
