@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from safeguard.calendar import WorkingCalendar
 
@@ -35,10 +39,15 @@ def test_elapsed_working_days(start: str, end: str, expected: int) -> None:
     assert int(CAL.elapsed(d(start), d(end))) == expected
 
 
-def test_add_rolls_a_weekend_forward_then_counts() -> None:
+def test_add_counts_by_the_elapsed_convention() -> None:
     days = np.array(["2015-10-10", "2015-10-12", "2015-12-24"], dtype="datetime64[D]")
-    # Sat 10 Oct rolls to Mon 12 Oct; +1 -> Tue 13. Thu 24 Dec +1 -> Tue 29 Dec.
-    assert CAL.add(days, 1).astype(str).tolist() == ["2015-10-13", "2015-10-13", "2015-12-29"]
+    # Sat 10 Oct + 1 -> Mon 12 Oct (Saturday to Monday is 1 working day); Mon 12 + 1 -> Tue 13;
+    # Thu 24 Dec + 1 -> Tue 29 Dec (Christmas Day and the Boxing Day substitute are holidays)
+    assert CAL.add(days, 1).astype(str).tolist() == ["2015-10-12", "2015-10-13", "2015-12-29"]
+    # Sat 2 Jan 2016 + 20 -> Fri 29 Jan (Mon 4 Jan is the first)
+    assert str(CAL.add(np.array(["2016-01-02"], dtype="datetime64[D]"), 20)[0]) == "2016-01-29"
+    # minus: Sat 10 Oct - 1 -> Thu 8 Oct, since (Thu, Sat] holds one working day (Fri)
+    assert str(CAL.add(np.array(["2015-10-10"], dtype="datetime64[D]"), -1)[0]) == "2015-10-08"
     assert CAL.next_working_day(days).astype(str).tolist() == [
         "2015-10-12",
         "2015-10-12",
@@ -46,9 +55,28 @@ def test_add_rolls_a_weekend_forward_then_counts() -> None:
     ]
 
 
-def test_closure_days_are_not_working_days() -> None:
-    from datetime import date
+@given(
+    start=st.dates(min_value=date(2014, 1, 1), max_value=date(2016, 12, 31)),
+    n=st.integers(min_value=-300, max_value=300),
+)
+def test_add_and_elapsed_agree(start: date, n: int) -> None:
+    day = np.array([start], dtype="datetime64[D]")
+    moved = CAL.add(day, n)
+    if n != 0:
+        assert int(CAL.elapsed(day, moved)[0]) == n
+    assert bool(CAL.is_working_day(moved)[0])
 
+
+@given(
+    a=st.dates(min_value=date(2014, 1, 1), max_value=date(2016, 12, 31)),
+    b=st.dates(min_value=date(2014, 1, 1), max_value=date(2016, 12, 31)),
+)
+def test_elapsed_is_antisymmetric(a: date, b: date) -> None:
+    x, y = np.array([a], dtype="datetime64[D]"), np.array([b], dtype="datetime64[D]")
+    assert int(CAL.elapsed(x, y)[0]) == -int(CAL.elapsed(y, x)[0])
+
+
+def test_closure_days_are_not_working_days() -> None:
     closed = WorkingCalendar(2015, 2015, closures=[date(2015, 12, 24)])
     assert int(closed.elapsed(d("2015-12-23"), d("2015-12-29"))) == 1
     # Mon 21 - Thu 24, then Tue 29 - Thu 31: Fri 25 and Mon 28 are bank holidays

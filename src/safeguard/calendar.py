@@ -45,11 +45,17 @@ class WorkingCalendar:
         return np.where(end >= start, count, -count)
 
     def add(self, days: np.ndarray, n: np.ndarray | int) -> np.ndarray:
-        """The working day ``n`` working days after each day (a non-working day first rolls
-        forward to the next working day, which counts as 0)."""
-        moved = np.busday_offset(
-            np.asarray(days, dtype=DAY), n, roll="forward", busdaycal=self._cal
-        )
+        """The working day ``n`` working days after each day (before, for negative ``n``), by
+        the elapsed convention: ``elapsed(A, add(A, n)) == n``. So Saturday + 1 is Monday and
+        Saturday + 20 is the 20th working day after it. ``n == 0`` gives the day itself when
+        it is a working day, else the next working day."""
+        start = np.asarray(days, dtype=DAY)
+        steps = np.asarray(n)
+        # rolling a non-working day back to the previous working day makes it count as 0
+        moved = np.busday_offset(start, steps, roll="backward", busdaycal=self._cal)
+        if np.any(steps == 0):
+            forward = np.busday_offset(start, steps, roll="forward", busdaycal=self._cal)
+            moved = np.where(steps == 0, forward, moved)
         return np.asarray(moved)
 
     def next_working_day(self, days: np.ndarray) -> np.ndarray:

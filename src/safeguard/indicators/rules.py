@@ -249,6 +249,8 @@ def contacts_screened_same_day(ctx: Context) -> pl.LazyFrame:
     reason = (
         pl.when(pl.col("decided").is_null())
         .then(pl.lit("no decision recorded"))
+        .when(pl.col("decided") < pl.col("working_day"))
+        .then(pl.lit("decided before the contact's working day"))
         .when(~same)
         .then(pl.lit("decided on a later working day"))
         .when(~qualified)
@@ -548,6 +550,7 @@ def icpcs_held(ctx: Context) -> pl.LazyFrame:
 def icpc_within_15_working_days(ctx: Context) -> pl.LazyFrame:
     """Of ICPCs in M (transfer-ins excluded) that link to an S47 enquiry, those held within 15
     working days of the S47 start."""
+    ctx.table("icpcs", "icpc_s47_enquiry_id")  # without the link, nothing can be timed
     i = in_months(ctx, _conferences(ctx)).filter(~pl.col("transfer_in"))
     s47 = ctx.table("s47_enquiries", "s47e_s47_start_date").select(
         pl.col("s47e_s47_enquiry_id").alias("icpc_s47_enquiry_id"), "s47e_s47_start_date"
@@ -583,10 +586,16 @@ def _plans(ctx: Context) -> pl.LazyFrame:
     return ctx.table("cp_plans", "cppl_cp_plan_start_date")
 
 
+def _open_plans(ctx: Context) -> pl.LazyFrame:
+    """Plans open at each month end: without end dates every plan would look open."""
+    plans = ctx.table("cp_plans", "cppl_cp_plan_start_date", "cppl_cp_plan_end_date")
+    return open_at_month_end(ctx, plans, "cppl_cp_plan_start_date", "cppl_cp_plan_end_date")
+
+
 @rule("cp_plans_open")
 def children_on_plans(ctx: Context) -> pl.LazyFrame:
     """Children (not plans) with a plan open at the end of M."""
-    p = open_at_month_end(ctx, _plans(ctx), "cppl_cp_plan_start_date", "cppl_cp_plan_end_date")
+    p = _open_plans(ctx)
     children = p.group_by("month", "cppl_person_id").agg(
         pl.col("cppl_cp_plan_id").sort().first().alias("plan"),
         pl.col("cppl_cp_plan_start_date").min().alias("start"),
@@ -673,9 +682,31 @@ def second_or_subsequent_plans(ctx: Context) -> pl.LazyFrame:
 def plans_open_18_months(ctx: Context) -> pl.LazyFrame:
     """Plans open at the end of M that started on or before the last day of M minus 18 months
     (numerator), of plans open at the end of M (denominator)."""
-    p = open_at_month_end(ctx, _plans(ctx), "cppl_cp_plan_start_date", "cppl_cp_plan_end_date")
+    p = _open_plans(ctx)
     p = p.with_columns(months_earlier(pl.col("month_end"), 18).alias("eighteen_months_before"))
     long = pl.col("cppl_cp_plan_start_date") <= pl.col("eighteen_months_before")
+    if ctx.parameters.get("share_of") == "children":
+        # as a share of cp_plans_open, which counts children: one row per child on a plan
+        children = p.group_by("month", "cppl_person_id").agg(
+            long.any().alias("__long"),
+            pl.col("cppl_cp_plan_start_date").min(),
+            pl.col("eighteen_months_before").first(),
+        )
+        reason = (
+            pl.when(pl.col("__long"))
+            .then(pl.lit("on a plan open 18 months or more"))
+            .otherwise(pl.lit("on a plan open less than 18 months"))
+        )
+        return records(
+            children,
+            "cppl_person_id",
+            pl.col("__long"),
+            pl.lit(True),
+            reason,
+            None,
+            "cppl_cp_plan_start_date",
+            "eighteen_months_before",
+        )
     return records(
         p,
         "cppl_cp_plan_id",
@@ -719,7 +750,7 @@ def plans_ended_after_2_years(ctx: Context) -> pl.LazyFrame:
 def plans_visited_in_timescale(ctx: Context) -> pl.LazyFrame:
     """Of plans open at the end of M that started more than 10 working days before its last day,
     those with a visit (seen, where recorded) within 10 working days before the last day."""
-    p = open_at_month_end(ctx, _plans(ctx), "cppl_cp_plan_start_date", "cppl_cp_plan_end_date")
+    p = _open_plans(ctx)
     p = p.with_columns(
         elapsed(ctx.cal, pl.col("cppl_cp_plan_start_date"), pl.col("month_end")).alias("plan_age")
     ).filter(pl.col("plan_age") > 10)
@@ -765,15 +796,24 @@ def cp_reviews_on_time(ctx: Context) -> pl.LazyFrame:
     """CP reviews held in M on or before their due date: the recorded due date, else the first
     review 3 months after the plan start and each later one 6 months after the previous."""
     r = ctx.table("cp_reviews", "cppr_cp_review_date")
+    if not (
+        ctx.has("cp_reviews", "cppr_cp_plan_id") or ctx.has("cp_reviews", "cppr_cp_review_due")
+    ):
+        raise NotAvailable(
+            "no extract of cp_reviews.csv has held cppr_cp_plan_id or cppr_cp_review_due"
+        )
     starts = _plans(ctx).select(
         pl.col("cppl_cp_plan_id").alias("cppr_cp_plan_id"), "cppl_cp_plan_start_date"
     )
     r = r.join(starts, on="cppr_cp_plan_id", how="left").sort(
         "cppr_cp_plan_id", "cppr_cp_review_date"
     )
+    # reviews with no plan are not one plan's series: they get no computed due date
     previous = pl.col("cppr_cp_review_date").shift(1).over("cppr_cp_plan_id")
     computed = (
-        pl.when(previous.is_null())
+        pl.when(pl.col("cppr_cp_plan_id").is_null())
+        .then(pl.lit(None, pl.Date))
+        .when(previous.is_null())
         .then(pl.col("cppl_cp_plan_start_date").dt.offset_by("3mo"))
         .otherwise(previous.dt.offset_by("6mo"))
     )
@@ -840,7 +880,7 @@ def _periods(ctx: Context) -> pl.LazyFrame:
 def children_looked_after(ctx: Context) -> pl.LazyFrame:
     e = open_at_month_end(
         ctx,
-        ctx.table("cla_episodes", "clae_cla_episode_start_date"),
+        ctx.table("cla_episodes", "clae_cla_episode_start_date", "clae_cla_episode_ceased_date"),
         "clae_cla_episode_start_date",
         "clae_cla_episode_ceased_date",
     )
@@ -868,6 +908,7 @@ def periods_started(ctx: Context) -> pl.LazyFrame:
 
 @rule("cla_ceased")
 def periods_ceased(ctx: Context) -> pl.LazyFrame:
+    ctx.table("cla_episodes", "clae_cla_episode_ceased_date")
     p = _periods(ctx).filter(pl.col("period_end").is_not_null())
     p = in_months(ctx, p.with_columns(month_of(pl.col("period_end")).alias("month")))
     return records(
@@ -903,7 +944,9 @@ def cla_reviews_on_time(ctx: Context) -> pl.LazyFrame:
     )
     first_due = _add_working_days(ctx.cal, pl.col("period_start"), 20)
     computed = (
-        pl.when(pl.col("number") == 1)
+        pl.when(pl.col("period_id").is_null())
+        .then(pl.lit(None, pl.Date))
+        .when(pl.col("number") == 1)
         .then(first_due)
         .when(pl.col("number") == 2)
         .then(pl.col("previous").dt.offset_by("3mo"))
@@ -975,6 +1018,7 @@ def cla_review_participation(ctx: Context) -> pl.LazyFrame:
 def three_or_more_placements(ctx: Context) -> pl.LazyFrame:
     """Children looked after at the end of M with 3 or more placements overlapping the 12
     months ending M / children looked after at the end of M."""
+    ctx.table("cla_episodes", "clae_cla_episode_start_reason")  # placements need them
     e = _episodes(ctx)
     placements = e.group_by("clae_person_id", "placement").agg(
         pl.col("clae_cla_episode_start_date").min().alias("placement_start"),
@@ -1059,6 +1103,7 @@ def agency_share(ctx: Context) -> pl.LazyFrame:
 @rule("average_caseload")
 def average_caseload(ctx: Context) -> pl.LazyFrame:
     """Cases held by case-holding workers / their FTE."""
+    ctx.table("workforce", "prof_professional_caseload")
     w = _workforce(ctx)
     if ctx.has("workforce", "prof_case_holding"):
         w = w.filter(pl.col("prof_case_holding").fill_null(False))
