@@ -1,0 +1,1 @@
+"""The committee paper: one report model, rendered as HTML, PDF (Typst) and DOCX."""

@@ -1,0 +1,106 @@
+"""The report model: everything a renderer needs, already formatted, and nothing else.
+
+Renderers (HTML, PDF, DOCX) do no arithmetic and no wording: they lay out these fields. Every
+chart carries its alt text and its data table, so each format says the same thing. No field
+holds a child's identifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the paper's body. ``placeholder`` marks text an officer must write."""
+
+    key: str
+    heading: str
+    paragraphs: tuple[str, ...]
+    placeholder: bool = False
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One indicator's line in the Appendix A scorecard (every value already formatted)."""
+
+    indicator: str
+    title: str
+    value: str  # "97.4%", "234", or "not available" with the reason in ``note``
+    previous: str
+    last_year: str
+    target: str  # "95.0%" or "" when none
+    rag: str  # "Green", "Amber", "Red" or "" (a word, never a colour alone)
+    spc_letters: str  # "H P", "-", ...
+    spc_words: str
+    england: str
+    region: str
+    neighbours: str  # statistical-neighbour mean
+    comparator_year: str  # "2013-14" style label, or ""
+    footnote: int  # number of the definition footnote
+    note: str = ""  # why a value is missing, comparator caveats
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    month: str  # "Oct 2015"
+    value: str  # formatted, "" when not available
+    note: str = ""  # "special cause (shift)", "not available: ..."
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart of one indicator with the same information as text."""
+
+    indicator: str
+    title: str
+    svg: str  # an SVG document (for HTML and PDF)
+    png: bytes  # the same chart as PNG (for DOCX)
+    alt: str  # alt text, written from the same data as the chart
+    points: tuple[ChartPoint, ...]  # the data table shown beside the chart
+    width_cm: float = 16.0
+
+
+@dataclass(frozen=True)
+class Footnote:
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A plain data table (data-quality annex and the like): header row plus rows."""
+
+    caption: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class ReportModel:
+    """The whole committee paper."""
+
+    title: str  # "Children's safeguarding performance data"
+    council: str
+    month_label: str  # "October 2015"
+    audience: str  # "public" or "internal"
+    header: tuple[tuple[str, str], ...]  # (label, value): Meeting, Meeting date, Title, Report by
+    sections: tuple[Section, ...]  # the body, Classification ... Background papers
+    positives: tuple[str, ...]
+    challenges: tuple[str, ...]
+    scorecard: tuple[ScoreRow, ...]
+    charts: tuple[Chart, ...]
+    commentary: tuple[tuple[str, str], ...]  # (indicator title, generated sentence)
+    footnotes: tuple[Footnote, ...]
+    annex: tuple[Table, ...]  # the data-quality annex
+    banner: str = ""  # "INTERNAL: not for publication" on every page when internal
+    language: str = "en-GB"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_ready(self) -> dict[str, Any]:
+        """Plain data for a template engine (PNG bytes left out)."""
+        data = asdict(self)
+        for chart in data["charts"]:
+            chart.pop("png", None)
+        return data
