@@ -414,11 +414,22 @@ def status(processed_dir: Path) -> None:
 @PROCESSED_DIR
 @click.option("--ingest/--no-ingest", default=True, help="Ingest the extracts after writing.")
 @click.option(
+    "--reports-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("reports"),
+    envvar="SAFEGUARD_REPORTS_DIR",
+    show_envvar=True,
+    help="Where the month's committee paper is written.",
+)
+@click.option("--no-report", is_flag=True, help="Stop after the indicators.")
+@click.option(
     "--month", type=MONTH, default="2015-10", help="The month whose headline figures are printed."
 )
 @click.pass_context
 def demo(
     ctx: click.Context,
+    reports_dir: Path,
+    no_report: bool,
     seed: int,
     scale: float,
     start: Month,
@@ -429,7 +440,7 @@ def demo(
     ingest: bool,
     month: Month,
 ) -> None:
-    """Write the synthetic Demoshire extracts, ingest them and show a month's headline figures.
+    """Write the synthetic Demoshire extracts, ingest them, and produce a month's paper.
 
     Demoshire is a fictional county whose children's journeys are simulated; no real child is
     involved. A few data-quality problems are planted in the October 2015 extract (see the
@@ -500,6 +511,25 @@ def demo(
     for name in HEADLINE:
         click.echo(f"  {card[name]['title']:<{width}}  {figure_text(card[name])}")
     click.echo(f"Every indicator for the 24 months: {computed.folder}")
+    if no_report:
+        return
+    from safeguard.report.stage import FORMATS, write_report
+
+    paper = reports_dir / str(month)
+    check_demo_folder(paper, "a paper")
+    narrative = ctx.obj["pipelines"].resolve().parent / "examples" / "demoshire-narrative.yaml"
+    folder = write_report(
+        processed_dir,
+        reports_dir,
+        catalogue,
+        authority,
+        month,
+        narrative=narrative if narrative.is_file() else None,
+        template_dirs=[ctx.obj["pipelines"].resolve().parent / "templates"],
+        formats=FORMATS,
+    )
+    mark_demo_folder(folder)
+    click.echo(f"The committee paper (PDF, DOCX, HTML, data): {folder}")
 
 
 def _indicator_config(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -605,6 +635,102 @@ def explain(
     if csv_path is not None:
         rows.write_csv(csv_path)
         click.echo(f"All {rows.height:,} records written to {csv_path}")
+
+
+@cli.command()
+@click.option(
+    "--month",
+    type=MONTH,
+    required=True,
+    envvar="SAFEGUARD_MONTH",
+    show_envvar=True,
+    help="The paper's month.",
+)
+@click.option(
+    "--audience",
+    type=click.Choice(["public", "internal"]),
+    default="public",
+    envvar="SAFEGUARD_AUDIENCE",
+    show_envvar=True,
+    help="public: no team or worker detail; internal: everything, marked on every page.",
+)
+@click.option(
+    "--narrative",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The meeting's narrative YAML (default: reports/YYYY-MM/narrative.yaml).",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["html", "pdf", "docx", "data"]),
+    multiple=True,
+    help="Only these outputs (repeatable; default: all).",
+)
+@click.option(
+    "--reports-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("reports"),
+    envvar="SAFEGUARD_REPORTS_DIR",
+    show_envvar=True,
+    help="Where the papers are written.",
+)
+@click.option(
+    "--templates",
+    "council_templates",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="SAFEGUARD_TEMPLATES",
+    show_envvar=True,
+    help="A council's own templates, used before the project's.",
+)
+@click.option(
+    "--reference-docx",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    envvar="SAFEGUARD_REFERENCE_DOCX",
+    show_envvar=True,
+    help="A Word document whose styles the DOCX paper uses.",
+)
+@PROCESSED_DIR
+@click.pass_context
+def report(
+    ctx: click.Context,
+    month: Month,
+    audience: str,
+    narrative: Path | None,
+    formats: tuple[str, ...],
+    reports_dir: Path,
+    council_templates: Path | None,
+    reference_docx: Path | None,
+    processed_dir: Path,
+) -> None:
+    """Write the committee paper for a month: PDF, DOCX, HTML and the data appendix.
+
+    \b
+    safeguard report --month 2015-10
+    safeguard report --month 2015-10 --audience internal --format html
+    """
+    from safeguard.report.stage import FORMATS, write_report
+
+    catalogue, authority = _indicator_config(ctx)
+    project_templates = ctx.obj["pipelines"].resolve().parent / "templates"
+    dirs = [d for d in (council_templates, project_templates) if d is not None]
+    folder = write_report(
+        processed_dir,
+        reports_dir,
+        catalogue,
+        authority,
+        month,
+        audience=audience,
+        narrative=narrative,
+        template_dirs=dirs,
+        formats=formats or FORMATS,
+        reference_docx=reference_docx,
+    )
+    click.echo(f"The {audience} paper for {month} is in {folder}:")
+    for path in sorted(folder.iterdir()):
+        click.echo(f"  {path.name}")
 
 
 def main() -> None:

@@ -122,7 +122,8 @@ class Comparators:
             "dfe_rank": found.rank,
             "dfe_rank_of": found.rank_of,
             "dfe_quartile": found.quartile,
-            "dfe_note": "; ".join(filter(None, [indicator.dfe.note, *found.notes])) or None,
+            "dfe_note": indicator.dfe.note or None,
+            "dfe_caveats": "; ".join(found.notes) or None,
         }
 
 
@@ -139,6 +140,7 @@ COMPARATOR_COLUMNS = [
     "dfe_rank_of",
     "dfe_quartile",
     "dfe_note",
+    "dfe_caveats",
 ]
 
 

@@ -1,0 +1,112 @@
+"""The report stage: the month's committee paper in every format, written atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import datetime, time
+from pathlib import Path
+
+from safeguard.errors import ConfigError
+from safeguard.indicators.catalogue import Authority, Catalogue
+from safeguard.indicators.stage import write_indicators
+from safeguard.periods import Month
+from safeguard.report.build import Appendix, build_model
+from safeguard.report.narrative import load_narrative
+from safeguard.store import DIR_MODE, FILE_MODE
+
+FORMATS = ("html", "pdf", "docx", "data")
+NARRATIVE = "narrative.yaml"
+
+
+def _write_appendix(appendix: Appendix, folder: Path, month: Month) -> None:
+    figures = appendix.figures
+    figures.write_csv(folder / "data.csv")
+    sheets = {"figures": figures}
+    if appendix.by_team is not None:
+        appendix.by_team.write_csv(folder / "data_by_team.csv")
+        sheets["by_team"] = appendix.by_team
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(folder / "data.xlsx"))
+    # a fixed creation date (the month, never the clock) keeps the file's bytes stable
+    workbook.set_properties(
+        {
+            "title": "Children's safeguarding performance data",
+            "created": datetime.combine(month.first_day, time()),
+        }
+    )
+    try:
+        for name, frame in sheets.items():
+            frame.write_excel(workbook, worksheet=name, autofit=True)
+    finally:
+        workbook.close()
+
+
+def write_report(
+    processed: Path,
+    reports: Path,
+    catalogue: Catalogue,
+    authority: Authority,
+    month: Month,
+    *,
+    audience: str = "public",
+    narrative: Path | None = None,
+    template_dirs: list[Path],
+    formats: tuple[str, ...] = FORMATS,
+    reference_docx: Path | None = None,
+) -> Path:
+    """Compute the indicators, build the paper and replace ``reports/<month>/`` whole."""
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ConfigError(f"unknown format(s) {', '.join(unknown)}; choose from {FORMATS}")
+    final = reports / str(month)
+    kept = final / NARRATIVE
+    source = narrative if narrative is not None else kept
+    if narrative is not None and not narrative.is_file():
+        raise ConfigError(f"--narrative {narrative}: no such file")
+    written = write_indicators(processed, catalogue, authority, month)
+    model, appendix = build_model(
+        processed, written, catalogue, authority, month, load_narrative(source), audience
+    )
+    reports.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=reports))
+    os.chmod(tmp, DIR_MODE)
+    try:
+        if kept.is_file():
+            shutil.copy2(kept, tmp / NARRATIVE)
+        if "html" in formats:
+            from safeguard.report.html import render_html
+
+            render_html(model, tmp / "paper.html", template_dirs=template_dirs)
+        if "pdf" in formats:
+            from safeguard.report.pdf import render_pdf
+
+            render_pdf(
+                model, tmp / "paper.pdf", template_dir=_first_with(template_dirs, "paper.typ")
+            )
+        if "docx" in formats:
+            from safeguard.report.docx import render_docx
+
+            render_docx(model, tmp / "paper.docx", reference_docx=reference_docx)
+        if "data" in formats:
+            _write_appendix(appendix, tmp, month)
+        for path in tmp.iterdir():
+            os.chmod(path, FILE_MODE)
+        old = reports / f".old-{month}"
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _first_with(folders: list[Path], name: str) -> Path:
+    for folder in folders:
+        if (folder / name).is_file():
+            return folder
+    raise ConfigError(f"no {name} in the template folders {', '.join(map(str, folders))}")

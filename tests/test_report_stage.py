@@ -1,0 +1,117 @@
+"""safeguard report end to end on the bundled mini extracts."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from safeguard.cli import cli
+from tests.conftest import EXAMPLES, PIPELINES
+
+FILES = ["data.csv", "data.xlsx", "paper.docx", "paper.html", "paper.pdf"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("store") / "processed"
+    runner = CliRunner()
+    for month in ("2015-09", "2015-10"):
+        result = runner.invoke(
+            cli,
+            [
+                "--pipelines",
+                str(PIPELINES),
+                "ingest",
+                str(EXAMPLES / month),
+                "--processed-dir",
+                str(root),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def report(store: Path, reports: Path, *args: str) -> str:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--pipelines",
+            str(PIPELINES),
+            "report",
+            "--month",
+            "2015-10",
+            "--processed-dir",
+            str(store),
+            "--reports-dir",
+            str(reports),
+            *args,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def texts(folder: Path) -> str:
+    """Every output as text: HTML, CSV and the DOCX's XML."""
+    parts = [(folder / name).read_text(encoding="utf-8") for name in ("paper.html", "data.csv")]
+    with zipfile.ZipFile(folder / "paper.docx") as docx:
+        parts += [docx.read(n).decode("utf-8") for n in docx.namelist() if n.endswith(".xml")]
+    return "\n".join(parts)
+
+
+def test_the_public_paper_in_every_format_and_no_child_ids(store: Path, tmp_path: Path) -> None:
+    output = report(store, tmp_path)
+    folder = tmp_path / "2015-10"
+    assert output.splitlines()[0] == f"The public paper for 2015-10 is in {folder}:"
+    assert sorted(p.name for p in folder.iterdir()) == FILES
+    everything = texts(folder)
+    assert "Appendix A: performance data, October 2015" in everything
+    person_ids = set(re.findall(r"P\d{6}", (EXAMPLES / "2015-10" / "person.csv").read_text()))
+    assert person_ids and not person_ids & set(re.findall(r"P\d{6}", everything))
+    assert "INTERNAL" not in everything
+
+
+def test_the_internal_paper_is_marked_and_has_team_detail(store: Path, tmp_path: Path) -> None:
+    report(store, tmp_path, "--audience", "internal")
+    folder = tmp_path / "2015-10"
+    assert (folder / "data_by_team.csv").is_file()
+    assert "INTERNAL: not for publication" in (folder / "paper.html").read_text()
+
+
+def test_the_same_inputs_give_the_same_bytes_and_keep_the_narrative(
+    store: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "2015-10").mkdir()
+    (tmp_path / "2015-10" / "narrative.yaml").write_text("meeting: Scrutiny committee\n")
+    report(store, tmp_path)
+    first = {n: (tmp_path / "2015-10" / n).read_bytes() for n in FILES}
+    report(store, tmp_path)
+    second = {n: (tmp_path / "2015-10" / n).read_bytes() for n in FILES}
+    assert first == second
+    assert (tmp_path / "2015-10" / "narrative.yaml").read_text() == "meeting: Scrutiny committee\n"
+    assert "Scrutiny committee" in (tmp_path / "2015-10" / "paper.html").read_text()
+
+
+def test_a_missing_narrative_file_is_a_usage_error(store: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--pipelines",
+            str(PIPELINES),
+            "report",
+            "--month",
+            "2015-10",
+            "--processed-dir",
+            str(store),
+            "--reports-dir",
+            str(tmp_path),
+            "--narrative",
+            str(tmp_path / "no.yaml"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "no such file" in result.output
