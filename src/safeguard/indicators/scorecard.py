@@ -3,6 +3,7 @@ comparators, one row per indicator, built from the monthly series."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +125,17 @@ class Comparators:
             "dfe_quartile": found.quartile,
             "dfe_note": indicator.dfe.note or None,
             "dfe_caveats": "; ".join(found.notes) or None,
+            # the bars of a neighbour chart, as JSON text so the CSV can hold them
+            "dfe_neighbour_values": json.dumps(
+                [[found.la_name or found.la_code, found.authority.value]]
+                + [
+                    [n.la_name or n.la_code, n.figure.value]
+                    for n in found.neighbours
+                    if n.figure.value is not None
+                ]
+            )
+            if found.authority.value is not None
+            else None,
         }
 
 
@@ -141,6 +153,7 @@ COMPARATOR_COLUMNS = [
     "dfe_quartile",
     "dfe_note",
     "dfe_caveats",
+    "dfe_neighbour_values",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -79,6 +80,14 @@ def _charts(
         if own.filter(pl.col("status") == "ok").height < 2:
             continue
         spec = catalogue.indicators[name]
+        bars = json.loads(row["dfe_neighbour_values"]) if row.get("dfe_neighbour_values") else None
+        extra: dict[str, Any] = {}
+        if bars:
+            extra["authority"] = bars[0][0]
+            extra["comparator_period"] = year_label(row["dfe_year"])
+            # England's total would dwarf every authority's count: show it for rates only
+            if row.get("dfe_england") is not None and row["unit"] != "count":
+                extra["references"] = [("England", row["dfe_england"])]
         charts.append(
             indicator_chart(
                 name,
@@ -97,7 +106,8 @@ def _charts(
                 str(spec.polarity),
                 spec.target,
                 settings,
-                None,
+                [(label, float(value)) for label, value in bars] if bars else None,
+                **extra,
             )
         )
     return charts
