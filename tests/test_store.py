@@ -259,13 +259,46 @@ def test_the_same_files_under_another_month_are_refused(
         load(copy, contract, store)
 
 
-def test_a_second_run_waits_for_nobody(
+def test_a_second_run_waits_for_nobody_and_names_the_holder(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    sep, _ = extracts
+    store = tmp_path / "processed"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from safeguard.store import Store\n"
+            f"with Store(Path({str(store)!r})).locked():\n"
+            "    print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockedError, match=rf"process {holder.pid} on "):
+            load(sep, contract, store)
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    # the killed holder's lock went with its process: the next run proceeds
+    assert load(sep, contract, store) == "written"
+
+
+def test_the_lock_is_reentrant_within_one_process(
     extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
 ) -> None:
     sep, _ = extracts
     store = tmp_path / "processed"
-    with Store(store).locked(), pytest.raises(LockedError, match="another safeguard run"):
-        load(sep, contract, store)
+    with Store(store).locked():
+        assert load(sep, contract, store) == "written"
 
 
 def test_the_store_is_readable_by_its_owner_only(
@@ -346,11 +379,15 @@ def test_every_order_of_three_extracts_gives_the_same_store(
 ) -> None:
     # November revises C2 again and drops C3; each order takes a different path through the
     # store (newest-first updates, or full rebuilds when an older month arrives late).
-    nov = write_extract("2015-11", person=PERSON, contacts="""
+    nov = write_extract(
+        "2015-11",
+        person=PERSON,
+        contacts="""
         cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
         C2,P2,2015-09-29,NFA
         C4,P1,2015-11-03,ADVICE
-    """)  # fmt: skip
+    """,
+    )
     folders = [
         write_extract("2015-09", person=PERSON, contacts=SEP),
         write_extract("2015-10", person=PERSON, contacts=OCT),
@@ -366,8 +403,13 @@ def test_every_order_of_three_extracts_gives_the_same_store(
         stores.append(snapshot(store))
     assert all(other == stores[0] for other in stores[1:])
     manifest = json.loads(next(v for k, v in stores[0].items() if k.endswith("manifest.json")))
-    counts = {m: {k: e["files"]["contacts"][k] for k in ("new", "revised", "unchanged",
-              "superseded_by_newer")} for m, e in manifest["extracts"].items()}  # fmt: skip
+    counts = {
+        m: {
+            k: e["files"]["contacts"][k]
+            for k in ("new", "revised", "unchanged", "superseded_by_newer")
+        }
+        for m, e in manifest["extracts"].items()
+    }
     assert counts == {
         "2015-09": {"new": 2, "revised": 0, "unchanged": 0, "superseded_by_newer": 2},
         "2015-10": {"new": 1, "revised": 1, "unchanged": 1, "superseded_by_newer": 1},

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from safeguard.schema import Contract
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 LOCK = ".lock"
+OWNER = ".lock.owner"  # who holds the lock, for the message a second run gets
+_HELD: dict[str, int] = {}  # stores this process holds the lock of, with the depth
 EXTRACT = "_extract"
 STORE_FORMAT = 1
 DIR_MODE = 0o700
@@ -119,19 +122,38 @@ class Store:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the store's lock; a second process gets ``LockedError`` (exit 75) at once."""
+        """Hold the store's lock; a second process gets ``LockedError`` (exit 75) at once.
+
+        The lock is the operating system's (flock), so a killed run's lock is released with
+        its process: a stale lock file is harmless and reused. Within one process the lock is
+        re-entrant, so ``safeguard run`` can hold it around the stages that also take it.
+        """
+        key = str(self.root.resolve())
+        if _HELD.get(key):
+            _HELD[key] += 1
+            try:
+                yield
+            finally:
+                _HELD[key] -= 1
+            return
         _mkdir(self.root)
         lock = FileLock(self.root / LOCK, timeout=0)
+        owner = self.root / OWNER
         try:
             lock.acquire()
         except Timeout:
+            holder = owner.read_text(encoding="utf-8").strip() if owner.is_file() else "unknown"
             raise LockedError(
-                f"another safeguard run is using {self.root} (lock file {self.root / LOCK}); "
+                f"another safeguard run is using {self.root} ({holder}); "
                 "try again when it has finished"
             ) from None
         try:
+            owner.write_text(f"process {os.getpid()} on {socket.gethostname()}\n", encoding="utf-8")
+            _HELD[key] = 1
             yield
         finally:
+            _HELD.pop(key, None)
+            owner.unlink(missing_ok=True)
             lock.release()
 
     def clean_leftovers(self) -> list[str]:
@@ -218,6 +240,28 @@ def _advance(
     ).sort(id_column)
     frame, stats_frame, superseded_frame = pl.collect_all([merged, stats, superseded])
     return frame, stats_frame, superseded_frame
+
+
+def recover_month_folders(root: Path) -> list[str]:
+    """Undo what a killed swap of ``root/<month>`` folders left: a ``.old-<month>`` whose
+    replacement never arrived is put back; finished or abandoned ``.tmp-*`` and ``.old-*``
+    folders are removed. Returns what was done, for the log."""
+    done: list[str] = []
+    if not root.is_dir():
+        return done
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(".old-"):
+            final = root / path.name[len(".old-") :]
+            if final.exists():
+                shutil.rmtree(path, ignore_errors=True)
+                done.append(f"removed {path.name}")
+            else:
+                os.replace(path, final)
+                done.append(f"restored {final.name}")
+        elif path.name.startswith(".tmp-") and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            done.append(f"removed {path.name}")
+    return done
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -23,7 +23,7 @@ from safeguard.indicators.engine import (
 from safeguard.indicators.rules import RULES, NotAvailable
 from safeguard.indicators.scorecard import scorecard
 from safeguard.periods import Month
-from safeguard.store import DIR_MODE, FILE_MODE, Store
+from safeguard.store import DIR_MODE, FILE_MODE, Store, recover_month_folders
 
 OUTPUT = "indicators"
 
@@ -79,6 +79,7 @@ def write_indicators(
         series = computed.series.join(describe(catalogue), on="indicator", how="left")
         card = scorecard(computed.series, catalogue, authority, month)
         root = processed / OUTPUT
+        recover_month_folders(root)
         root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         os.chmod(root, DIR_MODE)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=root))

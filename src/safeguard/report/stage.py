@@ -14,7 +14,7 @@ from safeguard.indicators.stage import write_indicators
 from safeguard.periods import Month
 from safeguard.report.build import Appendix, build_model
 from safeguard.report.narrative import load_narrative
-from safeguard.store import DIR_MODE, FILE_MODE
+from safeguard.store import DIR_MODE, FILE_MODE, recover_month_folders
 
 FORMATS = ("html", "pdf", "docx", "data")
 NARRATIVE = "narrative.yaml"
@@ -66,6 +66,7 @@ def write_report(
     source = narrative if narrative is not None else kept
     if narrative is not None and not narrative.is_file():
         raise ConfigError(f"--narrative {narrative}: no such file")
+    recover_month_folders(reports)
     written = write_indicators(processed, catalogue, authority, month)
     model, appendix = build_model(
         processed, written, catalogue, authority, month, load_narrative(source), audience
