@@ -87,6 +87,24 @@ class _OwnerOnlyFileHandler(logging.FileHandler):
         return stream
 
 
+class _JsonLines(logging.Formatter):
+    """One JSON object a line: time, level, logger, message (and the traceback, if any).
+    Messages hold counts and rule codes only, never a value from a record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, sort_keys=True)
+
+
 def _setup_logging(log_file: Path | None) -> None:
     log.setLevel(logging.INFO)
     for handler in list(log.handlers):
@@ -94,7 +112,7 @@ def _setup_logging(log_file: Path | None) -> None:
         handler.close()
     if log_file is not None:
         handler = _OwnerOnlyFileHandler(log_file, delay=True, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(_JsonLines())
         log.addHandler(handler)
     log.propagate = False
 
@@ -731,6 +749,236 @@ def report(
     click.echo(f"The {audience} paper for {month} is in {folder}:")
     for path in sorted(folder.iterdir()):
         click.echo(f"  {path.name}")
+
+
+def _pipeline(ctx: click.Context, **given: Any):  # type: ignore[no-untyped-def]
+    """The pipeline settings: options (command line or SAFEGUARD_*) over monthly.yaml."""
+    from safeguard.settings import load_pipeline
+
+    base = load_pipeline(ctx.obj["pipelines"])
+    chosen = {key: value for key, value in given.items() if value not in (None, ())}
+    return base.model_copy(update=chosen)
+
+
+@cli.command()
+@click.option(
+    "--month",
+    type=MONTH,
+    default=None,
+    envvar="SAFEGUARD_MONTH",
+    show_envvar=True,
+    help="The paper's month (default: the latest extract).",
+)
+@click.option(
+    "--strict/--no-strict",
+    default=None,
+    envvar="SAFEGUARD_STRICT",
+    show_envvar=True,
+    help="Any validation problem refuses the extract.",
+)
+@click.option(
+    "--raw-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="SAFEGUARD_RAW_DIR",
+    show_envvar=True,
+    help="Where extracts arrive.",
+)
+@click.option(
+    "--processed-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="SAFEGUARD_PROCESSED_DIR",
+    show_envvar=True,
+    help="The processed store.",
+)
+@click.option(
+    "--reports-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="SAFEGUARD_REPORTS_DIR",
+    show_envvar=True,
+    help="Where papers go.",
+)
+@click.option(
+    "--audience",
+    type=click.Choice(["public", "internal"]),
+    default=None,
+    envvar="SAFEGUARD_AUDIENCE",
+    show_envvar=True,
+    help="Who the paper is for.",
+)
+@click.option(
+    "--narrative",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The meeting's narrative YAML.",
+)
+@click.option(
+    "--run-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("data/logs/runs.jsonl"),
+    envvar="SAFEGUARD_RUN_LOG",
+    show_envvar=True,
+    help="Append one JSON line per run: inputs, outputs, versions, timings, outcome.",
+)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    month: Month | None,
+    strict: bool | None,
+    raw_dir: Path | None,
+    processed_dir: Path | None,
+    reports_dir: Path | None,
+    audience: str | None,
+    narrative: Path | None,
+    run_log: Path,
+) -> None:
+    """Ingest new extracts, compute the indicators and write the paper: the cron job.
+
+    Settings come from pipelines/monthly.yaml unless a SAFEGUARD_* variable or an option
+    says otherwise. Quiet on success when not on a terminal.
+
+    \b
+    safeguard run                     # the latest month that has an extract
+    safeguard run --month 2015-10 --strict
+    """
+    import json
+    import platform
+    import sys
+    import time
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from safeguard.run import RunOutcome, run_month
+    from safeguard.schema import load_contract
+
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    pipeline = _pipeline(
+        ctx,
+        strict=strict,
+        raw_dir=raw_dir,
+        processed_dir=processed_dir,
+        reports_dir=reports_dir,
+        audience=audience,
+    )
+    record: dict[str, Any] = {
+        "started": started.isoformat(timespec="seconds"),
+        "command": "run",
+        "settings": json.loads(pipeline.model_dump_json()),
+        "versions": {
+            "safeguard": __version__,
+            "polars": pl.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    outcome = RunOutcome()
+    exit_code = 0
+    try:
+        catalogue, authority = _indicator_config(ctx)
+        project = ctx.obj["pipelines"].resolve().parent
+        run_month(
+            pipeline,
+            load_contract(ctx.obj["pipelines"]),
+            catalogue,
+            authority,
+            month=month,
+            template_dirs=[project / "templates"],
+            narrative=narrative,
+            outcome=outcome,
+        )
+    except click.ClickException as exc:
+        exit_code = exc.exit_code
+        record["error"] = exc.format_message()
+        raise
+    except Exception as exc:
+        exit_code = int(ExitCode.INTERNAL)
+        record["error"] = type(exc).__name__
+        raise
+    finally:
+        record.update(
+            {
+                "month": outcome.month,
+                "ingested": outcome.ingested,
+                "outputs": outcome.outputs,
+                "cleaned": outcome.cleaned,
+                "seconds": round(time.perf_counter() - clock, 3),
+                "exit_code": exit_code,
+                "outcome": "ok" if exit_code == 0 else "failed",
+            }
+        )
+        run_log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(run_log, "a", encoding="utf-8") as stream:
+            stream.write(json.dumps(record, sort_keys=True) + "\n")
+        os.chmod(run_log, 0o600)
+    if sys.stdout.isatty():
+        click.echo(
+            f"Ingested {len(outcome.ingested)} extract(s); the paper for {outcome.month} "
+            f"is in {pipeline.reports_dir / str(outcome.month)}."
+        )
+
+
+@cli.command("check-config")
+@click.pass_context
+def check_config(ctx: click.Context) -> None:
+    """Validate the configuration and templates without any data (for CI and after edits).
+
+    \b
+    safeguard check-config
+    """
+    import tempfile
+
+    from safeguard.report.html import render_html
+    from safeguard.report.pdf import render_pdf
+    from safeguard.report.sample import sample_model
+    from safeguard.schema import load_contract
+
+    contract = load_contract(ctx.obj["pipelines"])
+    catalogue, authority = _indicator_config(ctx)
+    pipeline = _pipeline(ctx)
+    templates = ctx.obj["pipelines"].resolve().parent / "templates"
+    with tempfile.TemporaryDirectory() as scratch:
+        model = sample_model(3)
+        try:
+            render_html(model, Path(scratch) / "p.html", template_dirs=[templates])
+        except Exception as exc:
+            raise ConfigError(f"templates/paper.html.j2 does not render: {exc}") from exc
+        render_pdf(model, Path(scratch) / "p.pdf", template_dir=templates)
+    click.echo(
+        f"Configuration is valid: {len(contract.tables)} extract tables, "
+        f"{len(catalogue.indicators)} indicators, authority {authority.name}, "
+        f"pipeline writing {', '.join(pipeline.formats)} for a {pipeline.audience} audience; "
+        "the HTML and PDF templates render."
+    )
+
+
+@cli.group()
+def config() -> None:
+    """Show the effective settings."""
+
+
+@config.command("show")
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """Print the effective pipeline settings (environment over monthly.yaml over defaults).
+
+    \b
+    safeguard config show
+    """
+    import os as _os
+
+    pipeline = _pipeline(
+        ctx,
+        **{
+            key: _os.environ.get(f"SAFEGUARD_{key.upper()}")
+            for key in ("raw_dir", "processed_dir", "reports_dir", "audience")
+        },
+    )
+    for key, value in pipeline.model_dump().items():
+        shown = ", ".join(value) if isinstance(value, tuple) else value
+        click.echo(f"{key}: {shown}")
 
 
 def main() -> None:

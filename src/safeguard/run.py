@@ -1,0 +1,122 @@
+"""``safeguard run``: everything a month needs, in order, under one lock.
+
+Finds extract folders not yet in the store (or whose files changed), ingests them in month
+order, computes the indicators and renders the paper for the latest month ingested (or the
+month asked for). Returns what it did; the CLI writes the run manifest and decides the exit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safeguard.errors import DataError
+from safeguard.indicators.catalogue import Authority, Catalogue
+from safeguard.ingest.stage import ingest
+from safeguard.periods import Month
+from safeguard.report.stage import write_report
+from safeguard.schema import Contract
+from safeguard.settings import Pipeline
+from safeguard.store import Store, recover_month_folders
+
+
+@dataclass
+class RunOutcome:
+    ingested: list[dict[str, Any]] = field(default_factory=list)
+    month: str | None = None
+    outputs: list[dict[str, str]] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)
+
+
+def pending_extracts(raw: Path, store: Store, contract: Contract) -> list[tuple[Month, Path]]:
+    """Extract folders named YYYY-MM whose files differ from what the store holds for them."""
+    held = store.manifest().get("extracts", {})
+    found = []
+    for folder in sorted(raw.iterdir()) if raw.is_dir() else []:
+        try:
+            month = Month.parse(folder.name)
+        except ValueError:
+            continue
+        if not folder.is_dir():
+            continue
+        files = {
+            name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in folder.iterdir()
+            if (name := contract.table_for_file(path.name)) is not None and path.is_file()
+        }
+        known = held.get(str(month), {}).get("files", {})
+        if {name: info["sha256"] for name, info in known.items()} != files:
+            found.append((month, folder))
+    return found
+
+
+def run_month(
+    pipeline: Pipeline,
+    contract: Contract,
+    catalogue: Catalogue,
+    authority: Authority,
+    *,
+    month: Month | None,
+    template_dirs: list[Path],
+    narrative: Path | None = None,
+    outcome: RunOutcome | None = None,
+) -> RunOutcome:
+    """Ingest what is new, then compute and render ``month`` (default: the latest extract).
+
+    ``outcome`` is filled as the run goes, so a caller can record how far a failed run got.
+    """
+    store = Store(pipeline.processed_dir)
+    outcome = outcome if outcome is not None else RunOutcome()
+    with store.locked():
+        outcome.cleaned = store.clean_leftovers()
+        outcome.cleaned += recover_month_folders(pipeline.reports_dir)
+        for extract_month, folder in pending_extracts(pipeline.raw_dir, store, contract):
+            done = ingest(
+                folder,
+                extract_month,
+                contract,
+                pipeline.processed_dir,
+                strict=pipeline.strict,
+                max_quarantine=pipeline.max_quarantine,
+            )
+            report = done.report
+            outcome.ingested.append(
+                {
+                    "extract": str(extract_month),
+                    "action": done.action,
+                    "files": {t.file: t.sha256 for t in report.tables.values()},
+                    "quarantined": report.quarantined,
+                    "errors": report.count_file_errors(),
+                    "issues": report.issues.height,
+                }
+            )
+            if done.action == "refused":
+                raise DataError(
+                    f"extract {extract_month} was refused ({report.count_file_errors()} "
+                    f"file-level error(s), {report.issues.height} problem(s)); run "
+                    f"'safeguard validate {folder}' to see them. Nothing was written."
+                )
+        extracts = sorted(store.manifest().get("extracts", {}))
+        if month is None:
+            if not extracts:
+                raise DataError(f"no extract in {pipeline.raw_dir} or the store: nothing to report")
+            month = Month.parse(extracts[-1])
+        outcome.month = str(month)
+        folder = write_report(
+            pipeline.processed_dir,
+            pipeline.reports_dir,
+            catalogue,
+            authority,
+            month,
+            audience=pipeline.audience,
+            narrative=narrative,
+            template_dirs=template_dirs,
+            formats=pipeline.formats,
+        )
+        for path in sorted(folder.iterdir()):
+            outcome.outputs.append(
+                {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            )
+    return outcome

@@ -1,0 +1,42 @@
+"""The monthly pipeline's settings (``pipelines/monthly.yaml``), validated, with the
+precedence command line > ``SAFEGUARD_*`` environment > file > default (click applies the
+first two; the file supplies the defaults it sees)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from safeguard.errors import ConfigError
+from safeguard.schema import format_validation_error
+
+PIPELINE_FILE = "monthly.yaml"
+
+
+class Pipeline(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    raw_dir: Path = Path("data/raw")
+    processed_dir: Path = Path("data/processed")
+    reports_dir: Path = Path("reports")
+    audience: Literal["public", "internal"] = "public"
+    formats: tuple[Literal["pdf", "docx", "html", "data"], ...] = ("pdf", "docx", "html", "data")
+    strict: bool = False
+    max_quarantine: float = Field(default=0.01, ge=0, le=1)
+
+
+def load_pipeline(pipelines: Path) -> Pipeline:
+    path = pipelines / PIPELINE_FILE
+    if not path.is_file():
+        return Pipeline()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return Pipeline.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from exc

@@ -1,0 +1,98 @@
+"""safeguard run (the cron job), check-config and config show."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from safeguard.cli import cli
+from tests.conftest import EXAMPLES, PIPELINES
+
+
+def pipelines_copy(tmp_path: Path, **monthly: object) -> Path:
+    folder = tmp_path / "pipelines"
+    shutil.copytree(PIPELINES, folder)
+    data = yaml.safe_load((folder / "monthly.yaml").read_text())
+    data.update(monthly)
+    (folder / "monthly.yaml").write_text(yaml.safe_dump(data))
+    shutil.copytree(PIPELINES.parent / "templates", tmp_path / "templates")
+    return folder
+
+
+def settings(tmp_path: Path) -> dict[str, str]:
+    return {
+        "raw_dir": str(tmp_path / "raw"),
+        "processed_dir": str(tmp_path / "processed"),
+        "reports_dir": str(tmp_path / "reports"),
+        "formats": ["html", "data"],
+    }
+
+
+def invoke(pipelines: Path, *args: str) -> object:
+    return CliRunner().invoke(cli, ["--pipelines", str(pipelines), *args])
+
+
+def test_a_run_ingests_what_is_new_then_writes_the_paper(tmp_path: Path) -> None:
+    pipelines = pipelines_copy(tmp_path, **settings(tmp_path))
+    shutil.copytree(EXAMPLES / "2015-09", tmp_path / "raw" / "2015-09")
+    shutil.copytree(EXAMPLES / "2015-10", tmp_path / "raw" / "2015-10")
+    log = tmp_path / "runs.jsonl"
+    result = invoke(pipelines, "run", "--run-log", str(log))
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert result.output == ""  # type: ignore[attr-defined]  # quiet: not a terminal
+    assert sorted(p.name for p in (tmp_path / "reports" / "2015-10").iterdir()) == [
+        "data.csv",
+        "data.xlsx",
+        "paper.html",
+    ]
+    again = invoke(pipelines, "run", "--run-log", str(log))
+    assert again.exit_code == 0  # type: ignore[attr-defined]
+    first, second = (json.loads(line) for line in log.read_text().splitlines())
+    assert [e["extract"] for e in first["ingested"]] == ["2015-09", "2015-10"]
+    assert (first["month"], first["outcome"], first["exit_code"]) == ("2015-10", "ok", 0)
+    assert second["ingested"] == []  # nothing new the second time
+    assert {o["file"].rsplit("/", 1)[1] for o in second["outputs"]} >= {"paper.html"}
+    assert "P0" not in log.read_text()  # no child id in the run log
+
+
+def test_a_refused_extract_stops_the_run_and_is_logged(tmp_path: Path) -> None:
+    pipelines = pipelines_copy(tmp_path, **settings(tmp_path))
+    shutil.copytree(EXAMPLES / "2015-09", tmp_path / "raw" / "2015-09")
+    bad = tmp_path / "raw" / "2015-10"
+    shutil.copytree(EXAMPLES / "2015-10", bad)
+    (bad / "contacts.csv").write_bytes(b"cont_contact_id;cont_person_id\n1;2\n")
+    log = tmp_path / "runs.jsonl"
+    result = invoke(pipelines, "run", "--run-log", str(log))
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert "extract 2015-10 was refused" in result.output  # type: ignore[attr-defined]
+    assert "safeguard validate" in result.output  # type: ignore[attr-defined]
+    entry = json.loads(log.read_text().splitlines()[-1])
+    assert (entry["outcome"], entry["exit_code"]) == ("failed", 1)
+    assert [e["action"] for e in entry["ingested"]] == ["written", "refused"]
+    assert not (tmp_path / "reports" / "2015-10").exists()
+
+
+def test_options_beat_the_environment_which_beats_the_file(tmp_path: Path) -> None:
+    pipelines = pipelines_copy(tmp_path, audience="internal", reports_dir="from-file")
+    shown = CliRunner().invoke(
+        cli,
+        ["--pipelines", str(pipelines), "config", "show"],
+        env={"SAFEGUARD_REPORTS_DIR": "from-env"},
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "audience: internal" in shown.output  # the file over the default
+    assert "reports_dir: from-env" in shown.output  # the environment over the file
+
+
+def test_check_config_passes_and_names_every_problem(tmp_path: Path) -> None:
+    good = invoke(PIPELINES, "check-config")
+    assert good.exit_code == 0, good.output  # type: ignore[attr-defined]
+    assert good.output.startswith("Configuration is valid: 16 extract tables, 43 indicators")  # type: ignore[attr-defined]
+    pipelines = pipelines_copy(tmp_path, audiance="public")
+    bad = invoke(pipelines, "check-config")
+    assert bad.exit_code == 2  # type: ignore[attr-defined]
+    assert "monthly.yaml: audiance: Extra inputs are not permitted" in bad.output  # type: ignore[attr-defined]
