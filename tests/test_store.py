@@ -415,3 +415,77 @@ def test_every_order_of_three_extracts_gives_the_same_store(
         "2015-10": {"new": 1, "revised": 1, "unchanged": 1, "superseded_by_newer": 1},
         "2015-11": {"new": 1, "revised": 1, "unchanged": 0, "superseded_by_newer": 0},
     }
+
+
+def test_purge_removes_older_extracts_and_records_only_they_held(
+    write_extract: WriteExtract, contract: Contract, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from safeguard.cli import cli
+    from tests.conftest import PIPELINES
+
+    store = tmp_path / "processed"
+    load(write_extract("2015-09", person=PERSON, contacts=SEP), contract, store)
+    # October drops C2, so C2 lives only in September's extract
+    load(
+        write_extract(
+            "2015-10",
+            person=PERSON,
+            contacts="""
+        cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+        C1,P1,2015-09-28,NEW_REFERRAL
+    """,
+        ),
+        contract,
+        store,
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--pipelines",
+            str(PIPELINES),
+            "purge",
+            "--before",
+            "2015-10",
+            "--processed-dir",
+            str(store),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"Removed 1 extract(s) (2015-09 to 2015-09) and 1 record(s) that only they held, from "
+        f"{store}.",
+        "  contacts: 1",
+    ]
+    assert current(store, "contacts")["cont_contact_id"].to_list() == ["C1"]
+    assert sorted(Store(store).manifest()["extracts"]) == ["2015-10"]
+    # the result is the store October alone would have made
+    alone = tmp_path / "alone"
+    load(
+        write_extract(
+            "2015-10",
+            root=tmp_path / "again",
+            person=PERSON,
+            contacts="""
+        cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome
+        C1,P1,2015-09-28,NEW_REFERRAL
+    """,
+        ),
+        contract,
+        alone,
+    )
+    assert snapshot(store) == snapshot(alone)
+    again = CliRunner().invoke(
+        cli,
+        [
+            "--pipelines",
+            str(PIPELINES),
+            "purge",
+            "--before",
+            "2015-10",
+            "--processed-dir",
+            str(store),
+        ],
+    )
+    assert again.output.startswith("Nothing to purge")

@@ -920,6 +920,42 @@ def run(
         )
 
 
+@cli.command()
+@click.option(
+    "--before", type=MONTH, required=True, help="Remove every extract closing before this month."
+)
+@PROCESSED_DIR
+@click.pass_context
+def purge(ctx: click.Context, before: Month, processed_dir: Path) -> None:
+    """Apply a retention period: remove older extracts and what derives from them.
+
+    Records that only those extracts held leave the store; the rest is rebuilt from the
+    extracts kept. The store is replaced atomically.
+
+    \b
+    safeguard purge --before 2014-04
+    """
+    from safeguard.schema import load_contract
+    from safeguard.store import Store, purge_before
+
+    store = Store(processed_dir)
+    rows_before = {t: m["rows"] for t, m in store.manifest().get("tables", {}).items()}
+    gone = purge_before(processed_dir, str(before), load_contract(ctx.obj["pipelines"]))
+    if not gone:
+        click.echo(f"Nothing to purge: no extract in {processed_dir} closes before {before}.")
+        return
+    rows_after = {t: m["rows"] for t, m in store.manifest().get("tables", {}).items()}
+    removed = sum(rows_before.values()) - sum(rows_after.values())
+    click.echo(
+        f"Removed {len(gone)} extract(s) ({gone[0]} to {gone[-1]}) and {removed:,} "
+        f"record(s) that only they held, from {processed_dir}."
+    )
+    for table in sorted(rows_before):
+        lost = rows_before[table] - rows_after.get(table, 0)
+        if lost:
+            click.echo(f"  {table}: {lost:,}")
+
+
 @cli.command("check-config")
 @click.pass_context
 def check_config(ctx: click.Context) -> None:

@@ -311,20 +311,108 @@ def merge_extract(
             generation = _build_generation(tmp, live, extracts, month, result, contract)
             if before_swap is not None:
                 before_swap(tmp)
-            final = root / generation["name"]
-            if final.exists():  # same content already live (cannot normally happen)
-                shutil.rmtree(tmp)
-            else:
-                os.replace(tmp, final)
-            pointer = root / f"{CURRENT}.tmp"
-            _write_bytes(pointer, (final.name + "\n").encode())
-            os.replace(pointer, root / CURRENT)
+            final = _publish(root, tmp, generation["name"])
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         if live is not None and live != final:
             shutil.rmtree(live, ignore_errors=True)
         return MergeOutcome("written", final, generation["manifest"])
+
+
+def _publish(root: Path, tmp: Path, name: str) -> Path:
+    """Move a finished generation into place and point CURRENT at it (the atomic step)."""
+    final = root / name
+    if final.exists():  # the same content is already there
+        shutil.rmtree(tmp)
+    else:
+        os.replace(tmp, final)
+    pointer = root / f"{CURRENT}.tmp"
+    _write_bytes(pointer, (final.name + "\n").encode())
+    os.replace(pointer, root / CURRENT)
+    return final
+
+
+def _manifest_file(
+    tmp: Path, extracts: dict[str, Any], tables: dict[str, Any], contract: Contract
+) -> dict[str, Any]:
+    manifest = {
+        "format": STORE_FORMAT,
+        "contract_version": contract.version,
+        "extracts": dict(sorted(extracts.items())),
+        "tables": dict(sorted(tables.items())),
+    }
+    data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    _write_bytes(tmp / MANIFEST, data)
+    return {"name": "g-" + hashlib.sha256(data).hexdigest()[:16], "manifest": manifest}
+
+
+def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
+    """Remove every extract closing before ``before`` (YYYY-MM) and all that derives from it,
+    atomically; records only those extracts held leave the store. Returns the months removed."""
+    store = Store(root)
+    with store.locked():
+        store.clean_leftovers()
+        live = store.generation
+        if live is None:
+            return []
+        extracts: dict[str, Any] = store.manifest()["extracts"]
+        gone = sorted(month for month in extracts if month < before)
+        if not gone:
+            return []
+        kept = {month: info for month, info in extracts.items() if month >= before}
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        os.chmod(tmp, DIR_MODE)
+        try:
+            for source in sorted(live.rglob("*")):
+                relative = source.relative_to(live)
+                top = relative.parts
+                if not source.is_file() or source.name == MANIFEST or top[0] == "tables":
+                    continue
+                if (top[0] == "versions" and source.stem in gone) or (
+                    top[0] == "extracts" and top[1] in gone
+                ):
+                    continue
+                _link_or_copy(source, tmp / relative)
+            tables: dict[str, Any] = {}
+            for name in sorted(contract.tables):
+                folder = tmp / "versions" / name
+                parts = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+                if not parts:
+                    continue
+                if len(parts) == 1:  # as ingest leaves a table one extract holds
+                    _link_or_copy(parts[0], tmp / "tables" / f"{name}.parquet")
+                    only = pl.scan_parquet(parts[0]).select(pl.len()).collect().item()
+                    stats_frame = pl.DataFrame(
+                        {
+                            EXTRACT: [parts[0].stem],
+                            "new": [only],
+                            "revised": [0],
+                            "unchanged": [0],
+                            "superseded_by_newer": [0],
+                        }
+                    )
+                    current_frame = pl.DataFrame({"rows": range(only)})
+                else:
+                    current, stats = _table_stats(pl.scan_parquet(parts), contract.tables[name].id)
+                    current_frame, stats_frame = pl.collect_all([current, stats])
+                    _write_parquet(current_frame, tmp / "tables" / f"{name}.parquet")
+                for row in stats_frame.iter_rows(named=True):
+                    kept[row[EXTRACT]]["files"][name].update(
+                        {
+                            k: int(row[k])
+                            for k in ("new", "revised", "unchanged", "superseded_by_newer")
+                        }
+                    )
+                tables[name] = {"rows": current_frame.height, "extracts": [p.stem for p in parts]}
+            generation = _manifest_file(tmp, kept, tables, contract)
+            final = _publish(root, tmp, generation["name"])
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if live != final:
+            shutil.rmtree(live, ignore_errors=True)
+        return gone
 
 
 def _old_tables(live: Path | None) -> dict[str, Any]:
@@ -446,12 +534,4 @@ def _build_generation(
                 )
         tables_meta[name] = {"rows": current_rows, "extracts": [p.stem for p in parts]}
 
-    manifest = {
-        "format": STORE_FORMAT,
-        "contract_version": contract.version,
-        "extracts": dict(sorted(new_extracts.items())),
-        "tables": dict(sorted(tables_meta.items())),
-    }
-    data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    _write_bytes(tmp / MANIFEST, data)
-    return {"name": "g-" + hashlib.sha256(data).hexdigest()[:16], "manifest": manifest}
+    return _manifest_file(tmp, new_extracts, tables_meta, contract)
