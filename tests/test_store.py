@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from safeguard.errors import DataError, LockedError
+from safeguard.errors import ConfigError, DataError, LockedError
 from safeguard.ingest.stage import ingest
 from safeguard.ingest.validate import validate_extract
 from safeguard.periods import Month
@@ -489,3 +489,50 @@ def test_purge_removes_older_extracts_and_records_only_they_held(
         ],
     )
     assert again.output.startswith("Nothing to purge")
+
+
+def test_pseudonymised_ids_are_keyed_stable_and_guarded(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import hmac
+
+    sep, oct_ = extracts
+    store = tmp_path / "processed"
+    monkeypatch.setenv("SAFEGUARD_PSEUDONYM_KEY", "a secret from the environment")
+    load(sep, contract, store)
+    load(oct_, contract, store)
+    ids = current(store, "contacts")["cont_person_id"].to_list()
+    # PS- and the first 16 hex digits of HMAC-SHA256(key, id)
+    expected = (
+        "PS-" + hmac.new(b"a secret from the environment", b"P1", hashlib.sha256).hexdigest()[:16]
+    )
+    assert ids[0] == expected
+    assert all(
+        i.startswith("PS-") for i in ids + current(store, "person")["pers_person_id"].to_list()
+    )
+    # the same child keeps the same pseudonym across extracts: C1 was revised, not duplicated
+    assert current(store, "contacts").height == 3
+    raw = b"".join(snapshot(store).values())
+    assert b"P1," not in raw and b'"P1"' not in raw
+    assert "secret" not in json.dumps(Store(store).manifest())
+    monkeypatch.setenv("SAFEGUARD_PSEUDONYM_KEY", "another key")
+    with pytest.raises(ConfigError, match="pseudonymised with another key"):
+        load(sep, contract, tmp_path / "processed", strict=False)
+    monkeypatch.delenv("SAFEGUARD_PSEUDONYM_KEY")
+    before = snapshot(store)
+    again = write_extract_like(sep, tmp_path)
+    with pytest.raises(ConfigError, match="set SAFEGUARD_PSEUDONYM_KEY"):
+        load(again, contract, store)
+    assert snapshot(store) == before
+
+
+def write_extract_like(folder: Path, tmp_path: Path) -> Path:
+    """A copy of an extract with one changed file, so it is not a no-op re-ingest."""
+    import shutil
+
+    copy = tmp_path / "copy" / folder.name
+    shutil.copytree(folder, copy)
+    with open(copy / "contacts.csv", "a", encoding="utf-8") as stream:
+        stream.write("C9,P3,2015-09-30,NFA\n")
+    return copy

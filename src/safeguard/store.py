@@ -33,7 +33,7 @@ from typing import Any
 import polars as pl
 from filelock import FileLock, Timeout
 
-from safeguard.errors import DataError, LockedError
+from safeguard.errors import ConfigError, DataError, LockedError
 from safeguard.ingest.validate import ExtractResult
 from safeguard.schema import Contract
 
@@ -273,7 +273,12 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 
 def merge_extract(
-    root: Path, result: ExtractResult, contract: Contract, *, before_swap: Any = None
+    root: Path,
+    result: ExtractResult,
+    contract: Contract,
+    *,
+    pseudonym: str | None = None,
+    before_swap: Any = None,
 ) -> MergeOutcome:
     """Merge a validated extract into the store at ``root``, atomically.
 
@@ -287,6 +292,17 @@ def merge_extract(
         live = store.generation
         manifest = store.manifest()
         extracts: dict[str, Any] = manifest.get("extracts", {})
+        if extracts and manifest.get("pseudonym_key") != pseudonym:
+            held = manifest.get("pseudonym_key")
+            raise ConfigError(
+                "the store's child ids were pseudonymised with another key; set the same "
+                "SAFEGUARD_PSEUDONYM_KEY as before"
+                if held and pseudonym
+                else "the store holds pseudonymised child ids: set SAFEGUARD_PSEUDONYM_KEY"
+                if held
+                else "SAFEGUARD_PSEUDONYM_KEY is set but the store holds real child ids: ingest "
+                "into a new store to pseudonymise"
+            )
         previous = extracts.get(month)
         mine = _checksums(result)
         same_rules = {"contract": contract.fingerprint(), "encoding": report.encoding}
@@ -308,7 +324,7 @@ def merge_extract(
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
         os.chmod(tmp, DIR_MODE)
         try:
-            generation = _build_generation(tmp, live, extracts, month, result, contract)
+            generation = _build_generation(tmp, live, extracts, month, result, contract, pseudonym)
             if before_swap is not None:
                 before_swap(tmp)
             final = _publish(root, tmp, generation["name"])
@@ -334,10 +350,15 @@ def _publish(root: Path, tmp: Path, name: str) -> Path:
 
 
 def _manifest_file(
-    tmp: Path, extracts: dict[str, Any], tables: dict[str, Any], contract: Contract
+    tmp: Path,
+    extracts: dict[str, Any],
+    tables: dict[str, Any],
+    contract: Contract,
+    pseudonym: str | None = None,
 ) -> dict[str, Any]:
     manifest = {
         "format": STORE_FORMAT,
+        "pseudonym_key": pseudonym,  # a fingerprint of the key, never the key
         "contract_version": contract.version,
         "extracts": dict(sorted(extracts.items())),
         "tables": dict(sorted(tables.items())),
@@ -405,7 +426,9 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
                         }
                     )
                 tables[name] = {"rows": current_frame.height, "extracts": [p.stem for p in parts]}
-            generation = _manifest_file(tmp, kept, tables, contract)
+            generation = _manifest_file(
+                tmp, kept, tables, contract, store.manifest().get("pseudonym_key")
+            )
             final = _publish(root, tmp, generation["name"])
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -429,6 +452,7 @@ def _build_generation(
     month: str,
     result: ExtractResult,
     contract: Contract,
+    pseudonym: str | None = None,
 ) -> dict[str, Any]:
     report = result.report
     previous_tables = set(extracts.get(month, {}).get("files", {}))
@@ -534,4 +558,4 @@ def _build_generation(
                 )
         tables_meta[name] = {"rows": current_rows, "extracts": [p.stem for p in parts]}
 
-    return _manifest_file(tmp, new_extracts, tables_meta, contract)
+    return _manifest_file(tmp, new_extracts, tables_meta, contract, pseudonym)

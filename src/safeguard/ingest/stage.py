@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from safeguard.ingest.pseudonym import fingerprint, key_from_environment, pseudonymise
 from safeguard.ingest.report import ValidationReport
 from safeguard.ingest.validate import validate_extract
 from safeguard.periods import Month
@@ -74,6 +75,9 @@ def ingest(
     if not report.passes(strict=strict):
         log.info("ingest %s: refused, nothing written", month)
         return IngestOutcome(report, "refused")
-    merged = merge_extract(processed, result, contract)
+    key = key_from_environment()
+    if key is not None:
+        result = pseudonymise(result, contract, key)
+    merged = merge_extract(processed, result, contract, pseudonym=fingerprint(key))
     log.info("ingest %s: %s, generation %s", month, merged.action, merged.generation.name)
     return IngestOutcome(report, merged.action, merged.generation)

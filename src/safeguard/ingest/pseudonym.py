@@ -1,0 +1,76 @@
+"""Optional pseudonymisation of children's ids in the processed store.
+
+When ``SAFEGUARD_PSEUDONYM_KEY`` is set (the key comes from the environment, never from a
+file in the repository), every column holding a child's id is replaced, before anything is
+written, by ``PS-`` and the first 16 hex digits of HMAC-SHA256(key, id): the same child keeps
+the same pseudonym across extracts, so supersession and the indicators work unchanged, and
+``safeguard explain`` shows pseudonyms. The store records a fingerprint of the key (not the
+key), and an ingest with a different key, or none, is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+import polars as pl
+
+from safeguard.ingest.validate import ExtractResult, TableResult
+from safeguard.schema import Contract
+
+KEY_VARIABLE = "SAFEGUARD_PSEUDONYM_KEY"
+
+
+def key_from_environment() -> bytes | None:
+    value = os.environ.get(KEY_VARIABLE)
+    return value.encode("utf-8") if value else None
+
+
+def fingerprint(key: bytes | None) -> str | None:
+    if key is None:
+        return None
+    return hashlib.sha256(b"safeguard pseudonym key\0" + key).hexdigest()[:16]
+
+
+def _mapping(values: pl.Series, key: bytes) -> dict[str, str]:
+    return {
+        value: "PS-" + hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+        for value in values.drop_nulls().unique().to_list()
+    }
+
+
+def _replace(frame: pl.DataFrame, columns: list[str], key: bytes) -> pl.DataFrame:
+    present = [c for c in columns if c in frame.columns]
+    if not present:
+        return frame
+    return frame.with_columns(
+        pl.col(c).replace_strict(_mapping(frame[c], key), default=None, return_dtype=pl.String)
+        for c in present
+    )
+
+
+def pseudonymise(result: ExtractResult, contract: Contract, key: bytes) -> ExtractResult:
+    """The same extract with every child id replaced (rows, quarantine and report values)."""
+    tables = {}
+    for name, table in result.tables.items():
+        columns = [c for c, spec in contract.tables[name].columns.items() if spec.person_id]
+        tables[name] = TableResult(
+            table.outcome,
+            _replace(table.loaded, columns, key),
+            _replace(table.quarantine, columns, key),
+            table.issues,
+        )
+    person_columns = sorted(
+        {c for t in contract.tables.values() for c, spec in t.columns.items() if spec.person_id}
+    )
+    issues = result.report.issues
+    hidden = pl.col("column").is_in(person_columns) & pl.col("value").is_not_null()
+    mapping = _mapping(issues.filter(hidden)["value"], key)
+    result.report.issues = issues.with_columns(
+        pl.when(hidden)
+        .then(pl.col("value").replace_strict(mapping, default=None, return_dtype=pl.String))
+        .otherwise(pl.col("value"))
+        .alias("value")
+    )
+    return ExtractResult(result.report, tables)
