@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,18 @@ def _refuse_ragged(
     )
 
 
+def _first_bad_quote(text: str, ncols: int) -> int | None:
+    """The line where strict CSV parsing first fails, found only on the error path."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for row in reader:
+            if row and len(row) != ncols:
+                return reader.line_num
+    except csv.Error:
+        return reader.line_num
+    return None
+
+
 def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
     """Parse a whole CSV file's bytes; raise ``FileProblem`` for anything file-level."""
     digest = sha256_of(data)
@@ -164,10 +177,20 @@ def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
         raise FileProblem("empty-file", "is empty")
     _sniff_binary(data)
     data = _decode(data, encoding)
+    if b"\n" not in data and b"\r" in data.rstrip(b"\r"):
+        raise FileProblem(
+            "not-csv",
+            "ends its lines with carriage returns alone (an old Mac export): save it as "
+            "'CSV UTF-8 (Comma delimited)'",
+            1,
+        )
     starts, fields, lines, blank = _structure(data)
     header_end = int(starts[1]) - 1 if starts.size > 1 else len(data)
     header_text = data[:header_end].decode("utf-8").rstrip("\r\n")
-    header = next(csv.reader([header_text]))
+    try:
+        header = next(csv.reader([header_text]))
+    except csv.Error as exc:
+        raise FileProblem("not-csv", f"has a header that is not valid CSV ({exc})", 1) from None
     if not any(name.strip() for name in header):
         raise FileProblem("empty-file", "has no header row (the first line is blank)", 1)
     if len(header) == 1:
@@ -199,13 +222,27 @@ def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
     names = [str(i) for i in range(ncols)]
     # polars takes the column count from the first line, so give it a header of our own
     body = (",".join(names) + "\n").encode() + data[header_end + 1 :]
-    frame = pl.read_csv(
-        body,
-        has_header=True,
-        infer_schema=False,
-        raise_if_empty=False,
-        truncate_ragged_lines=False,
-    )
+    try:
+        frame = pl.read_csv(
+            body,
+            has_header=True,
+            infer_schema=False,
+            raise_if_empty=False,
+            truncate_ragged_lines=False,
+        )
+    except pl.exceptions.PolarsError:
+        # quotes the structure scan and the parser read differently: a stray quote in an
+        # unquoted field, a space before an opening quote, text after a closing quote
+        line = _first_bad_quote(data.decode("utf-8"), ncols)
+        where = f"line {line}: " if line else ""
+        raise FileProblem(
+            "not-csv",
+            f"could not be read as CSV: {where}a field has stray or misplaced double quotes (a "
+            "quote inside an unquoted field, a space before an opening quote, or text after a "
+            "closing quote); check the quoting: quote the whole field and double any quote "
+            "inside it",
+            line,
+        ) from None
     if frame.height != starts.size - 1:
         raise FileProblem(
             "not-csv",
