@@ -242,25 +242,65 @@ def _advance(
     return frame, stats_frame, superseded_frame
 
 
+def swap_folder(tmp: Path, final: Path) -> None:
+    """Show ``tmp``'s content at ``final`` in one atomic step.
+
+    ``final`` is a symbolic link to a hidden versioned folder beside it (``.v-<name>-*``);
+    the link is replaced with ``os.replace``, so a reader (or a kill) sees the old folder or
+    the new one, never neither. ``tmp`` must be a ``.tmp-<name>-*`` folder in the same place.
+    """
+    root = final.parent
+    target = root / (".v-" + tmp.name.removeprefix(".tmp-"))
+    os.replace(tmp, target)
+    link = root / f".link-{final.name}"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    os.symlink(target.name, link)
+    if final.is_dir() and not final.is_symlink():  # a real folder from before links
+        os.replace(final, root / f".old-{final.name}")
+    os.replace(link, final)
+    _drop_other_versions(root, final)
+
+
+def _drop_other_versions(root: Path, final: Path) -> list[str]:
+    live = final.resolve() if final.is_symlink() else None
+    dropped = []
+    for other in sorted(root.glob(f".v-{final.name}-*")):
+        if live is None or other.resolve() != live:
+            shutil.rmtree(other, ignore_errors=True)
+            dropped.append(other.name)
+    old = root / f".old-{final.name}"
+    if old.exists() and final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        dropped.append(old.name)
+    return dropped
+
+
 def recover_month_folders(root: Path) -> list[str]:
-    """Undo what a killed swap of ``root/<month>`` folders left: a ``.old-<month>`` whose
-    replacement never arrived is put back; finished or abandoned ``.tmp-*`` and ``.old-*``
-    folders are removed. Returns what was done, for the log."""
+    """Tidy what a killed write of ``root/<month>`` folders left: unfinished ``.tmp-*`` and
+    ``.link-*``, versions no link shows, and a ``.old-<month>`` (put back if its month
+    folder is missing). Returns what was done, for the log."""
     done: list[str] = []
     if not root.is_dir():
         return done
     for path in sorted(root.iterdir()):
-        if path.name.startswith(".old-"):
-            final = root / path.name[len(".old-") :]
-            if final.exists():
-                shutil.rmtree(path, ignore_errors=True)
-                done.append(f"removed {path.name}")
-            else:
-                os.replace(path, final)
-                done.append(f"restored {final.name}")
-        elif path.name.startswith(".tmp-") and path.is_dir():
+        if path.name.startswith(".tmp-") and path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
             done.append(f"removed {path.name}")
+        elif path.name.startswith(".link-"):
+            path.unlink(missing_ok=True)
+            done.append(f"removed {path.name}")
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(".old-"):
+            final = root / path.name[len(".old-") :]
+            if not final.exists():
+                if final.is_symlink():
+                    final.unlink()
+                os.replace(path, final)
+                done.append(f"restored {final.name}")
+    months = {p.name.removeprefix(".v-").rsplit("-", 1)[0] for p in root.glob(".v-*")}
+    for month in sorted(months):
+        done += [f"removed {name}" for name in _drop_other_versions(root, root / month)]
     return done
 
 

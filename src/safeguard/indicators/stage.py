@@ -23,7 +23,7 @@ from safeguard.indicators.engine import (
 from safeguard.indicators.rules import RULES, NotAvailable
 from safeguard.indicators.scorecard import scorecard
 from safeguard.periods import Month
-from safeguard.store import DIR_MODE, FILE_MODE, Store, recover_month_folders
+from safeguard.store import DIR_MODE, FILE_MODE, Store, recover_month_folders, swap_folder
 
 OUTPUT = "indicators"
 
@@ -98,11 +98,7 @@ def write_indicators(
             for path in tmp.iterdir():
                 os.chmod(path, FILE_MODE)
             final = root / str(month)
-            old = root / f".old-{month}"
-            if final.exists():
-                os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
+            swap_folder(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

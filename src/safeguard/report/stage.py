@@ -14,7 +14,7 @@ from safeguard.indicators.stage import write_indicators
 from safeguard.periods import Month
 from safeguard.report.build import Appendix, build_model
 from safeguard.report.narrative import load_narrative
-from safeguard.store import DIR_MODE, FILE_MODE, recover_month_folders
+from safeguard.store import DIR_MODE, FILE_MODE, recover_month_folders, swap_folder
 
 FORMATS = ("html", "pdf", "docx", "data")
 NARRATIVE = "narrative.yaml"
@@ -95,11 +95,7 @@ def write_report(
             _write_appendix(appendix, tmp, month)
         for path in tmp.iterdir():
             os.chmod(path, FILE_MODE)
-        old = reports / f".old-{month}"
-        if final.exists():
-            os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_folder(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
