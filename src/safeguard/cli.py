@@ -876,6 +876,18 @@ def run(
     }
     outcome = RunOutcome()
     exit_code = 0
+    bar = None
+    if sys.stderr.isatty():  # progress on a terminal only; cron gets nothing on success
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        bar.start()
+        task = bar.add_task("starting", total=None)
+
+        def progress(what: str, done: int, total: int) -> None:
+            assert bar is not None
+            bar.update(task, description=what, completed=done - 1, total=total)
+
     try:
         catalogue, authority = _indicator_config(ctx)
         project = ctx.obj["pipelines"].resolve().parent
@@ -888,6 +900,7 @@ def run(
             template_dirs=[project / "templates"],
             narrative=narrative,
             outcome=outcome,
+            progress=progress if bar is not None else None,
         )
     except click.ClickException as exc:
         exit_code = exc.exit_code
@@ -898,6 +911,8 @@ def run(
         record["error"] = type(exc).__name__
         raise
     finally:
+        if bar is not None:
+            bar.stop()
         record.update(
             {
                 "month": outcome.month,

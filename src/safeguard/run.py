@@ -8,6 +8,7 @@ month asked for). Returns what it did; the CLI writes the run manifest and decid
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ def run_month(
     template_dirs: list[Path],
     narrative: Path | None = None,
     outcome: RunOutcome | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> RunOutcome:
     """Ingest what is new, then compute and render ``month`` (default: the latest extract).
 
@@ -72,7 +74,10 @@ def run_month(
     with store.locked():
         outcome.cleaned = store.clean_leftovers()
         outcome.cleaned += recover_month_folders(pipeline.reports_dir)
-        for extract_month, folder in pending_extracts(pipeline.raw_dir, store, contract):
+        pending = pending_extracts(pipeline.raw_dir, store, contract)
+        for number, (extract_month, folder) in enumerate(pending, start=1):
+            if progress is not None:
+                progress(f"ingesting {extract_month}", number, len(pending) + 1)
             done = ingest(
                 folder,
                 extract_month,
@@ -104,6 +109,8 @@ def run_month(
                 raise DataError(f"no extract in {pipeline.raw_dir} or the store: nothing to report")
             month = Month.parse(extracts[-1])
         outcome.month = str(month)
+        if progress is not None:
+            progress(f"writing the paper for {month}", len(pending) + 1, len(pending) + 1)
         folder = write_report(
             pipeline.processed_dir,
             pipeline.reports_dir,

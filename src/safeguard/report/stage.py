@@ -14,7 +14,7 @@ from safeguard.indicators.stage import write_indicators
 from safeguard.periods import Month
 from safeguard.report.build import Appendix, build_model
 from safeguard.report.narrative import load_narrative
-from safeguard.store import DIR_MODE, FILE_MODE, recover_month_folders, swap_folder
+from safeguard.store import DIR_MODE, FILE_MODE, Store, recover_month_folders, swap_folder
 
 FORMATS = ("html", "pdf", "docx", "data")
 NARRATIVE = "narrative.yaml"
@@ -66,39 +66,41 @@ def write_report(
     source = narrative if narrative is not None else kept
     if narrative is not None and not narrative.is_file():
         raise ConfigError(f"--narrative {narrative}: no such file")
-    recover_month_folders(reports)
-    written = write_indicators(processed, catalogue, authority, month)
-    model, appendix = build_model(
-        processed, written, catalogue, authority, month, load_narrative(source), audience
-    )
-    reports.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=reports))
-    os.chmod(tmp, DIR_MODE)
-    try:
-        if kept.is_file():
-            shutil.copy2(kept, tmp / NARRATIVE)
-        if "html" in formats:
-            from safeguard.report.html import render_html
+    # one writer at a time: the store's lock also guards the reports folder
+    with Store(processed).locked():
+        recover_month_folders(reports)
+        written = write_indicators(processed, catalogue, authority, month)
+        model, appendix = build_model(
+            processed, written, catalogue, authority, month, load_narrative(source), audience
+        )
+        reports.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=reports))
+        os.chmod(tmp, DIR_MODE)
+        try:
+            if kept.is_file():
+                shutil.copy2(kept, tmp / NARRATIVE)
+            if "html" in formats:
+                from safeguard.report.html import render_html
 
-            render_html(model, tmp / "paper.html", template_dirs=template_dirs)
-        if "pdf" in formats:
-            from safeguard.report.pdf import render_pdf
+                render_html(model, tmp / "paper.html", template_dirs=template_dirs)
+            if "pdf" in formats:
+                from safeguard.report.pdf import render_pdf
 
-            render_pdf(
-                model, tmp / "paper.pdf", template_dir=_first_with(template_dirs, "paper.typ")
-            )
-        if "docx" in formats:
-            from safeguard.report.docx import render_docx
+                render_pdf(
+                    model, tmp / "paper.pdf", template_dir=_first_with(template_dirs, "paper.typ")
+                )
+            if "docx" in formats:
+                from safeguard.report.docx import render_docx
 
-            render_docx(model, tmp / "paper.docx", reference_docx=reference_docx)
-        if "data" in formats:
-            _write_appendix(appendix, tmp, month)
-        for path in tmp.iterdir():
-            os.chmod(path, FILE_MODE)
-        swap_folder(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+                render_docx(model, tmp / "paper.docx", reference_docx=reference_docx)
+            if "data" in formats:
+                _write_appendix(appendix, tmp, month)
+            for path in tmp.iterdir():
+                os.chmod(path, FILE_MODE)
+            swap_folder(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return final
 
 
