@@ -96,3 +96,26 @@ def test_check_config_passes_and_names_every_problem(tmp_path: Path) -> None:
     bad = invoke(pipelines, "check-config")
     assert bad.exit_code == 2  # type: ignore[attr-defined]
     assert "monthly.yaml: audiance: Extra inputs are not permitted" in bad.output  # type: ignore[attr-defined]
+
+
+def test_the_pipeline_chooses_tables_and_indicators(tmp_path: Path) -> None:
+    pipelines = pipelines_copy(
+        tmp_path,
+        **settings(tmp_path),
+        tables=["person", "contacts"],
+        indicators=["contacts", "contacts_to_referral_pct"],
+    )
+    shutil.copytree(EXAMPLES / "2015-09", tmp_path / "raw" / "2015-09")  # clean: --strict passes
+    result = invoke(pipelines, "run", "--strict", "--run-log", str(tmp_path / "runs.jsonl"))
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    entry = json.loads((tmp_path / "runs.jsonl").read_text())
+    assert sorted(entry["ingested"][0]["files"]) == ["contacts.csv", "person.csv"]
+    data = (tmp_path / "reports" / "2015-09" / "data.csv").read_text()
+    assert {line.split(",")[0] for line in data.splitlines()[1:]} == {
+        "contacts",
+        "contacts_to_referral_pct",
+    }
+    bad = pipelines_copy(tmp_path / "b", indicators=["contactz"])
+    refused = invoke(bad, "run")
+    assert refused.exit_code == 2  # type: ignore[attr-defined]
+    assert "monthly.yaml names unknown indicator(s): contactz" in refused.output  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safeguard.errors import DataError
+from safeguard.errors import ConfigError, DataError
 from safeguard.indicators.catalogue import Authority, Catalogue
 from safeguard.ingest.stage import ingest
 from safeguard.periods import Month
@@ -53,6 +53,32 @@ def pending_extracts(raw: Path, store: Store, contract: Contract) -> list[tuple[
     return found
 
 
+def narrowed(
+    pipeline: Pipeline, contract: Contract, catalogue: Catalogue
+) -> tuple[Contract, Catalogue]:
+    """The contract and catalogue cut down to the tables and indicators the pipeline names."""
+    for kind, chosen, known in (
+        ("table", pipeline.tables, contract.tables),
+        ("indicator", pipeline.indicators, catalogue.indicators),
+    ):
+        unknown = sorted(set(chosen or ()) - set(known))
+        if unknown:
+            raise ConfigError(f"monthly.yaml names unknown {kind}(s): {', '.join(unknown)}")
+    if pipeline.tables is not None:
+        kept = {n: t for n, t in contract.tables.items() if n in pipeline.tables}
+        skipped = tuple(t.file.lower() for n, t in contract.tables.items() if n not in kept)
+        contract = contract.model_copy(update={"tables": kept, "skipped_files": skipped})
+    if pipeline.indicators is not None:
+        catalogue = catalogue.model_copy(
+            update={
+                "indicators": {
+                    n: i for n, i in catalogue.indicators.items() if n in pipeline.indicators
+                }
+            }
+        )
+    return contract, catalogue
+
+
 def run_month(
     pipeline: Pipeline,
     contract: Contract,
@@ -71,6 +97,9 @@ def run_month(
     """
     store = Store(pipeline.processed_dir)
     outcome = outcome if outcome is not None else RunOutcome()
+    contract, catalogue = narrowed(pipeline, contract, catalogue)
+    if pipeline.templates is not None:
+        template_dirs = [pipeline.templates, *template_dirs]
     with store.locked():
         outcome.cleaned = store.clean_leftovers()
         outcome.cleaned += recover_month_folders(pipeline.reports_dir)

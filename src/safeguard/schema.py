@@ -159,6 +159,8 @@ class Contract(_Strict):
     version: int
     tables: dict[str, Table]
     codes: dict[str, CodeList]
+    # files a pipeline has chosen not to read (monthly.yaml `tables`): left unread, no warning
+    skipped_files: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Contract:

@@ -26,6 +26,15 @@ class Pipeline(BaseModel):
     formats: tuple[Literal["pdf", "docx", "html", "data"], ...] = ("pdf", "docx", "html", "data")
     strict: bool = False
     max_quarantine: float = Field(default=0.01, ge=0, le=1)
+    tables: tuple[str, ...] | None = Field(
+        default=None, description="extract tables to ingest (default: every table present)"
+    )
+    indicators: tuple[str, ...] | None = Field(
+        default=None, description="indicators in the paper (default: the whole catalogue)"
+    )
+    templates: Path | None = Field(
+        default=None, description="a council's own templates, used before the project's"
+    )
 
 
 def load_pipeline(pipelines: Path) -> Pipeline:

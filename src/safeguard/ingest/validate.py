@@ -579,6 +579,8 @@ def list_tables(folder: Path, contract: Contract) -> tuple[dict[str, Path], list
     for path in entries:
         if path.name.startswith("."):
             continue
+        if path.name.lower() in contract.skipped_files:
+            continue
         name = contract.table_for_file(path.name)
         if name is None:
             problems.append(
