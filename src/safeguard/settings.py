@@ -7,11 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from safeguard.errors import ConfigError
-from safeguard.schema import format_validation_error
+from safeguard.schema import load_model
 
 PIPELINE_FILE = "monthly.yaml"
 
@@ -38,14 +36,4 @@ class Pipeline(BaseModel):
 
 
 def load_pipeline(pipelines: Path) -> Pipeline:
-    path = pipelines / PIPELINE_FILE
-    if not path.is_file():
-        return Pipeline()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return Pipeline.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from exc
+    return load_model(pipelines / PIPELINE_FILE, Pipeline, optional=True)

@@ -6,13 +6,11 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from safeguard.errors import ConfigError
-from safeguard.schema import format_validation_error
+from safeguard.schema import load_model
 
 INDICATORS_FILE = "indicators.yaml"
 AUTHORITY_FILE = "authority.yaml"
@@ -100,23 +98,10 @@ class Authority(_Strict):
     neighbours_file: str | None = Field(default=None, description="statistical neighbour file")
 
 
-def _load(path: Path, model: type[BaseModel]) -> Any:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from exc
-
-
 def load_catalogue(pipelines: Path) -> Catalogue:
     from safeguard.indicators.rules import RULES
 
-    catalogue: Catalogue = _load(pipelines / INDICATORS_FILE, Catalogue)
+    catalogue = load_model(pipelines / INDICATORS_FILE, Catalogue)
     unknown = [
         f"{pipelines / INDICATORS_FILE}: indicators.{name}.rule: no rule named {ind.rule!r}"
         for name, ind in catalogue.indicators.items()
@@ -128,7 +113,7 @@ def load_catalogue(pipelines: Path) -> Catalogue:
 
 
 def load_authority(pipelines: Path) -> Authority:
-    authority: Authority = _load(pipelines / AUTHORITY_FILE, Authority)
+    authority = load_model(pipelines / AUTHORITY_FILE, Authority)
     if authority.reference_dir is not None and not authority.reference_dir.is_absolute():
         resolved = (pipelines.resolve().parent / authority.reference_dir).resolve()
         authority = authority.model_copy(update={"reference_dir": resolved})

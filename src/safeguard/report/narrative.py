@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from safeguard.errors import ConfigError
-from safeguard.schema import format_validation_error
+from safeguard.schema import load_model
 
 Text = str | list[str] | None
 
@@ -72,13 +70,4 @@ def paragraphs(text: Text) -> tuple[str, ...]:
 
 def load_narrative(path: Path | None) -> Narrative:
     """The meeting's narrative; an absent default file gives an empty one (all placeholders)."""
-    if path is None or not path.is_file():
-        return Narrative()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return Narrative.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from exc
+    return Narrative() if path is None else load_model(path, Narrative, optional=True)
