@@ -192,6 +192,8 @@ def test_the_demo_command_writes_ingests_and_shows_the_month(tmp_path: Path) -> 
             str(tmp_path / "raw"),
             "--processed-dir",
             str(tmp_path / "processed"),
+            "--reports-dir",
+            str(tmp_path / "reports"),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -206,6 +208,14 @@ def test_the_demo_command_writes_ingests_and_shows_the_month(tmp_path: Path) -> 
     )
     assert "Demoshire, October 2015: headline figures (population 0-17: 10,583)" in result.output
     assert "Children on a child protection plan" in result.output
+    assert sorted(p.name for p in (tmp_path / "reports" / "2015-10").iterdir()) == [
+        "DEMOSHIRE.txt",
+        "data.csv",
+        "data.xlsx",
+        "paper.docx",
+        "paper.html",
+        "paper.pdf",
+    ]
 
 
 def test_the_demo_will_not_write_over_real_extracts(tmp_path: Path) -> None:
