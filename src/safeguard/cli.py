@@ -130,7 +130,7 @@ def _setup_logging(log_file: Path | None) -> None:
     default=Path("pipelines"),
     envvar="SAFEGUARD_PIPELINES",
     show_envvar=True,
-    help="Folder holding extracts.yaml and codes.yaml.",
+    help="Folder of the configuration: extracts, codes, indicators, authority, monthly.",
 )
 @click.option(
     "--log-file",
@@ -152,8 +152,11 @@ def cli(ctx: click.Context, pipelines: Path, log_file: Path | None, debug: bool)
     """Children's safeguarding performance data from monthly case-management extracts.
 
     \b
+    safeguard demo                          try it on the synthetic Demoshire
     safeguard validate data/raw/2015-10     check an extract, write nothing
     safeguard ingest --month 2015-10        check it and load it into data/processed
+    safeguard report --month 2015-10        the committee paper in reports/2015-10
+    safeguard run                           all of it, for cron
     """
     _setup_logging(log_file)
     ctx.obj = {"pipelines": pipelines, "debug": debug, "log_file": log_file}
