@@ -7,7 +7,6 @@ month asked for). Returns what it did; the CLI writes the run manifest and decid
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from safeguard.errors import ConfigError, DataError
 from safeguard.indicators.catalogue import Authority, Catalogue
+from safeguard.ingest.csvfile import sha256_of
 from safeguard.ingest.stage import ingest
 from safeguard.periods import Month
 from safeguard.report.stage import write_report
@@ -43,7 +43,7 @@ def pending_extracts(raw: Path, store: Store, contract: Contract) -> list[tuple[
         if not folder.is_dir():
             continue
         files = {
-            name: hashlib.sha256(path.read_bytes()).hexdigest()
+            name: sha256_of(path.read_bytes())
             for path in folder.iterdir()
             if (name := contract.table_for_file(path.name)) is not None and path.is_file()
         }
@@ -152,7 +152,5 @@ def run_month(
             formats=pipeline.formats,
         )
         for path in sorted(folder.iterdir()):
-            outcome.outputs.append(
-                {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-            )
+            outcome.outputs.append({"file": str(path), "sha256": sha256_of(path.read_bytes())})
     return outcome

@@ -304,6 +304,38 @@ def recover_month_folders(root: Path) -> list[str]:
     return done
 
 
+def _current_view(parts: list[Path], target: Path, id_column: str) -> tuple[int, pl.DataFrame]:
+    """Write a table's current view from all its versions; its row count and the counts per
+    extract. A table one extract holds links that extract's file, as it is."""
+    if len(parts) == 1:
+        _link_or_copy(parts[0], target)
+        rows = int(pl.scan_parquet(parts[0]).select(pl.len()).collect().item())
+        stats = pl.DataFrame(
+            {
+                EXTRACT: [parts[0].stem],
+                "new": [rows],
+                "revised": [0],
+                "unchanged": [0],
+                "superseded_by_newer": [0],
+            }
+        )
+        return rows, stats
+    current, counts = _table_stats(pl.scan_parquet(parts), id_column)
+    frame, stats = pl.collect_all([current, counts])
+    _write_parquet(frame, target)
+    return frame.height, stats
+
+
+def _record_counts(extracts: dict[str, Any], table: str, stats: pl.DataFrame) -> None:
+    """Copy per-extract counts into the manifest's entries for ``table``."""
+    for row in stats.iter_rows(named=True):
+        entry = extracts.get(row[EXTRACT], {}).get("files", {}).get(table)
+        if entry is not None:
+            entry.update(
+                {k: int(row[k]) for k in ("new", "revised", "unchanged", "superseded_by_newer")}
+            )
+
+
 def _link_or_copy(source: Path, target: Path) -> None:
     _mkdir(target.parent)
     try:
@@ -441,31 +473,11 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
                 parts = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
                 if not parts:
                     continue
-                if len(parts) == 1:  # as ingest leaves a table one extract holds
-                    _link_or_copy(parts[0], tmp / "tables" / f"{name}.parquet")
-                    only = pl.scan_parquet(parts[0]).select(pl.len()).collect().item()
-                    stats_frame = pl.DataFrame(
-                        {
-                            EXTRACT: [parts[0].stem],
-                            "new": [only],
-                            "revised": [0],
-                            "unchanged": [0],
-                            "superseded_by_newer": [0],
-                        }
-                    )
-                    current_frame = pl.DataFrame({"rows": range(only)})
-                else:
-                    current, stats = _table_stats(pl.scan_parquet(parts), contract.tables[name].id)
-                    current_frame, stats_frame = pl.collect_all([current, stats])
-                    _write_parquet(current_frame, tmp / "tables" / f"{name}.parquet")
-                for row in stats_frame.iter_rows(named=True):
-                    kept[row[EXTRACT]]["files"][name].update(
-                        {
-                            k: int(row[k])
-                            for k in ("new", "revised", "unchanged", "superseded_by_newer")
-                        }
-                    )
-                tables[name] = {"rows": current_frame.height, "extracts": [p.stem for p in parts]}
+                rows, stats_frame = _current_view(
+                    parts, tmp / "tables" / f"{name}.parquet", contract.tables[name].id
+                )
+                _record_counts(kept, name, stats_frame)
+                tables[name] = {"rows": rows, "extracts": [p.stem for p in parts]}
             generation = _manifest_file(
                 tmp, kept, tables, contract, store.manifest().get("pseudonym_key")
             )
@@ -556,21 +568,9 @@ def _build_generation(
         if not parts:  # the only extract that held this table no longer does
             continue
         target = tmp / "tables" / f"{name}.parquet"
-        if len(parts) == 1:  # one extract holds this table: its rows are the current view
-            _link_or_copy(parts[0], target)
-            rows = pl.scan_parquet(parts[0]).select(pl.len()).collect().item()
-            stats_frame = pl.DataFrame(
-                {
-                    EXTRACT: [parts[0].stem],
-                    "new": [rows],
-                    "revised": [0],
-                    "unchanged": [0],
-                    "superseded_by_newer": [0],
-                }
-            )
-            current_rows = int(rows)
-        elif (
-            parts[-1].stem == month
+        if (
+            len(parts) > 1
+            and parts[-1].stem == month
             and name not in previous_tables
             and live is not None
             and (live / "tables" / f"{name}.parquet").is_file()
@@ -586,16 +586,8 @@ def _build_generation(
                 entry = new_extracts[older]["files"][name]
                 entry["superseded_by_newer"] = int(entry["superseded_by_newer"]) + int(count)
         else:
-            current, stats = _table_stats(pl.scan_parquet(parts), contract.tables[name].id)
-            current_frame, stats_frame = pl.collect_all([current, stats])
-            _write_parquet(current_frame, target)
-            current_rows = current_frame.height
-        for row in stats_frame.iter_rows(named=True):
-            entry = new_extracts.get(row[EXTRACT], {}).get("files", {}).get(name)
-            if entry is not None:
-                entry.update(
-                    {k: int(row[k]) for k in ("new", "revised", "unchanged", "superseded_by_newer")}
-                )
+            current_rows, stats_frame = _current_view(parts, target, contract.tables[name].id)
+        _record_counts(new_extracts, name, stats_frame)
         tables_meta[name] = {"rows": current_rows, "extracts": [p.stem for p in parts]}
 
     return _manifest_file(tmp, new_extracts, tables_meta, contract, pseudonym)

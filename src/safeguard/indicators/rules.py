@@ -143,18 +143,24 @@ def elapsed(cal: WorkingCalendar, start: pl.Expr, end: pl.Expr) -> pl.Expr:
     )
 
 
-def next_working_day(cal: WorkingCalendar, day: pl.Expr) -> pl.Expr:
-    """The day itself when it is a working day, else the next working day."""
+def add_working_days(cal: WorkingCalendar, day: pl.Expr, n: int) -> pl.Expr:
+    """``WorkingCalendar.add`` as an expression: ``n`` working days after each day (null stays
+    null); ``n == 0`` is the day itself when a working day, else the next working day."""
 
     def run(days: pl.Series) -> pl.Series:
         known = days.is_not_null().to_numpy()
         out = np.zeros(len(days), dtype="datetime64[D]")
         if known.any():
-            out[known] = cal.next_working_day(_dates(days.filter(pl.Series(known))))
+            out[known] = cal.add(_dates(days.filter(pl.Series(known))), n)
         result = pl.Series(out).cast(pl.Date)
         return result.scatter(np.flatnonzero(~known), None) if (~known).any() else result
 
     return day.cast(pl.Date).map_batches(run, return_dtype=pl.Date)
+
+
+def next_working_day(cal: WorkingCalendar, day: pl.Expr) -> pl.Expr:
+    """The day itself when it is a working day, else the next working day."""
+    return add_working_days(cal, day, 0)
 
 
 def in_months(ctx: Context, frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -942,7 +948,7 @@ def cla_reviews_on_time(ctx: Context) -> pl.LazyFrame:
         pl.col("clar_cla_review_date").cum_count().over("period_id").alias("number"),
         pl.col("clar_cla_review_date").shift(1).over("period_id").alias("previous"),
     )
-    first_due = _add_working_days(ctx.cal, pl.col("period_start"), 20)
+    first_due = add_working_days(ctx.cal, pl.col("period_start"), 20)
     computed = (
         pl.when(pl.col("period_id").is_null())
         .then(pl.lit(None, pl.Date))
@@ -973,18 +979,6 @@ def cla_reviews_on_time(ctx: Context) -> pl.LazyFrame:
     return records(
         r, "clar_cla_review_id", on_time, pl.lit(True), reason, None, "clar_cla_review_date", "due"
     )
-
-
-def _add_working_days(cal: WorkingCalendar, day: pl.Expr, n: int) -> pl.Expr:
-    def run(days: pl.Series) -> pl.Series:
-        known = days.is_not_null().to_numpy()
-        out = np.zeros(len(days), dtype="datetime64[D]")
-        if known.any():
-            out[known] = cal.add(_dates(days.filter(pl.Series(known))), n)
-        result = pl.Series(out).cast(pl.Date)
-        return result.scatter(np.flatnonzero(~known), None) if (~known).any() else result
-
-    return day.cast(pl.Date).map_batches(run, return_dtype=pl.Date)
 
 
 @rule("cla_review_participation")
