@@ -1,0 +1,115 @@
+"""What every statutory-return reader (CIN census XML, SSDA903 CSV tables, Annex A workbook)
+returns, and the declared mapping each one follows.
+
+A reader turns one return into ``Converted``: all-text polars frames named and shaped like
+the monthly extract contract's tables (``pipelines/extracts.yaml``), each row carrying the
+line (XML, CSV) or row (Excel) it came from, plus the return's own problems. The same
+validation, quarantine and store as a monthly extract then apply unchanged.
+
+The mapping from the return's fields to the contract's columns is data, declared in
+``pipelines/sources/<format>.yaml`` and loaded into ``SourceMapping`` (unknown keys
+rejected), so it is documented field by field where it is decided.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+from safeguard.periods import Month
+from safeguard.schema import load_model
+
+LINE = "_line"  # the source line (XML, CSV) or worksheet row (Excel) of each row
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldMap(_Strict):
+    """How one contract column is filled from the return."""
+
+    # the return's field (XML element, 903 column, Annex A heading); a list gives the
+    # accepted spellings (Annex A headings vary), the first being the official one
+    source: str | list[str] | None = None
+    constant: str | None = None  # a fixed value instead of a field (e.g. an assessment type)
+    values: dict[str, str] = {}  # the return's code -> the contract's code, where they differ
+    note: str = ""  # what the field holds and why it maps so: the field-by-field documentation
+
+
+class IdRecipe(_Strict):
+    """A deterministic id for records the return gives no id of their own."""
+
+    prefix: str  # e.g. "cin-referral": says where the record came from
+    parts: list[str]  # contract columns (after mapping) that identify the record
+
+
+class TableMap(_Strict):
+    source: str  # where the rows come from: an element path, a 903 table, an Annex A list
+    note: str = ""
+    id: IdRecipe | None = None  # None: the return has an id of its own (e.g. the child's)
+    # contract columns naming the same record in a monthly extract (child and start date):
+    # a monthly extract holding it supersedes the return's row instead of duplicating it
+    natural_key: list[str] = []
+    columns: dict[str, FieldMap]
+
+
+class SourceMapping(_Strict):
+    format: str  # "cin-xml", "ssda903" or "annex-a"
+    description: str
+    tables: dict[str, TableMap]  # contract table name -> how it is filled
+    # parts of the return with no table in the store: counted and reported, never dropped
+    # silently (e.g. 903 missing episodes, Annex A list 2 early help)
+    not_loaded: dict[str, str] = {}
+
+
+def load_mapping(pipelines: Path, format_name: str) -> SourceMapping:
+    return load_model(pipelines / "sources" / f"{format_name}.yaml", SourceMapping)
+
+
+@dataclass
+class SourceTable:
+    """One contract table's rows taken from a return."""
+
+    file: str  # the file (and sheet) the rows came from, as the report names it
+    frame: pl.DataFrame  # pl.String columns named as the contract's, plus LINE (UInt32)
+    columns: dict[str, str] = field(default_factory=dict)  # contract column -> source field
+
+
+@dataclass
+class Converted:
+    """One return (one collection year) read and mapped, not yet validated."""
+
+    format: str
+    label: str  # the return's name in the store and reports, e.g. "cin-2022" or "ssda903-2020"
+    period: Month  # the month the return closes: the last month its events can fall in
+    first: Month  # the first month the return covers completely (its collection year's start)
+    tables: dict[str, SourceTable]
+    problems: list[dict[str, Any]]  # from safeguard.ingest.report.file_issue(...)
+    checksums: dict[str, str]  # source file name -> sha256 of its bytes
+    not_loaded: dict[str, int] = field(default_factory=dict)  # part of the return -> rows
+
+
+def record_ids(frame: pl.DataFrame, recipe: IdRecipe) -> pl.Series:
+    """``prefix-`` and 16 hex digits of SHA-256 over the recipe's parts: the same record read
+    twice gets the same id, so re-loading a return is idempotent. Hashed (not the child id
+    written out) so an id shown by ``explain`` does not carry the child's id.
+
+    SHA-256 rather than polars' hash, which is not stable across polars versions. The loop
+    is over distinct keys of an annual return, not the monthly hot path.
+    """
+    keys = frame.select(
+        pl.concat_str(
+            [pl.col(part).fill_null("") for part in recipe.parts], separator="\x1f"
+        ).alias("key")
+    )["key"]
+    mapping = {
+        key: f"{recipe.prefix}-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+        for key in keys.unique().to_list()
+    }
+    return keys.replace_strict(mapping, return_dtype=pl.String)
