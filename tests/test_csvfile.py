@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
-from safeguard.ingest.csvfile import FileProblem, read_csv_bytes
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from safeguard.ingest.csvfile import FileProblem, RawCsv, _read_plain, read_csv_bytes
 
 HEADER = b"a,b,c\n"
 
@@ -111,3 +115,56 @@ def test_an_unclosed_quote_is_refused() -> None:
     found = problem(HEADER + b'1,2,3\n4,"5,6\n7,8,9\n')
     assert (found.rule, found.line) == ("not-csv", 3)
     assert "never closed" in found.message
+
+
+# --- the fast path for quote-free files must read exactly what the full path reads ----------
+
+
+_CELL = st.sampled_from(["", "1", "x", " ", "é", "a b", "2015-10-01", "0", ";"])
+_ENDING = st.sampled_from([b"\n", b"\r\n"])
+
+
+@st.composite
+def _plain_files(draw: st.DrawFn) -> bytes:
+    """Quote-free CSV bytes: sometimes ragged, blank, empty-lined, BOM'd or unterminated."""
+    ncols = draw(st.integers(1, 4))
+    rows = draw(st.lists(st.lists(_CELL, min_size=ncols, max_size=ncols), max_size=6))
+    ending = draw(_ENDING)
+    lines = [",".join(f"h{i}" for i in range(ncols))]
+    for row in rows:
+        ragged = draw(st.sampled_from(["no"] * 8 + ["short", "long", "empty"]))
+        row = {"no": row, "short": row[1:], "long": [*row, "1"], "empty": []}[ragged]
+        lines.append(",".join(row))
+    body = ending.join(line.encode() for line in lines)
+    if draw(st.booleans()):
+        body += ending
+    return (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + body
+
+
+def _outcome(raw: RawCsv | None) -> object:
+    return None if raw is None else (raw.header, raw.frame.rows(), raw.blank_lines, raw.sha256)
+
+
+def _read(read: Callable[[], RawCsv | None]) -> object:
+    try:
+        return _outcome(read())
+    except FileProblem as exc:
+        return ("problem", exc.rule)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_plain_files())
+def test_fast_path_agrees_with_the_full_path(data: bytes) -> None:
+    # where the fast path answers at all, its header, rows (with line numbers), blank-line
+    # count and checksum - or its refusal - are the full path's; where it declines, the full
+    # path runs (encoding="utf-8" forces the full path)
+    fast = _read(lambda: _read_plain(data))
+    if fast is not None:
+        assert fast == _read(lambda: read_csv_bytes(data, "utf-8"))
+
+
+def test_fast_path_takes_the_common_file_and_declines_quotes() -> None:
+    assert _read_plain(b"a,b\n1,2\n3,4\n") is not None
+    assert _read_plain(b'a,b\n1,"2"\n') is None
+    assert _read_plain(b"a,b\n1,2\n3\n") is None  # a short row: the full path names its line
+    assert _read_plain(b"a,b\n1,\xff\n") is None  # bad UTF-8: the full path names the byte
