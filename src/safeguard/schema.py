@@ -116,11 +116,14 @@ class Table(_Strict):
     columns: dict[str, Column]
     date_order: tuple[DateOrder, ...] = ()
     date_order_across: tuple[DateOrderAcross, ...] = ()
+    # the columns that name the same record wherever it comes from (the child and the date it
+    # started): a monthly extract's row supersedes a statutory return's row with the same key
+    natural_key: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _names_exist(self) -> Table:
         names = set(self.columns)
-        wanted = [self.id]
+        wanted = [self.id, *self.natural_key]
         for order in self.date_order:
             wanted += [order.earlier, order.later]
         for across in self.date_order_across:

@@ -35,7 +35,8 @@ from filelock import FileLock, Timeout
 
 from safeguard.errors import ConfigError, DataError, LockedError
 from safeguard.ingest.validate import ExtractResult
-from safeguard.schema import Contract
+from safeguard.periods import Month
+from safeguard.schema import ColumnType, Contract, Table
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
@@ -46,6 +47,17 @@ EXTRACT = "_extract"
 STORE_FORMAT = 1
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+
+
+@dataclass(frozen=True)
+class Source:
+    """What is being merged: its key in the store (a monthly extract's month, or a return's
+    name such as ``cin-2022``), its format, and the first and last months it covers."""
+
+    key: str
+    format: str  # "extract" (monthly), "cin-xml", "ssda903" or "annex-a"
+    first: Month
+    last: Month
 
 
 @dataclass(frozen=True)
@@ -176,20 +188,78 @@ def _checksums(result: ExtractResult) -> dict[str, str]:
     return {t.table: t.sha256 for t in result.report.tables.values()}
 
 
-def _table_stats(versions: pl.LazyFrame, id_column: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The current view (newest extract per id) and per-extract supersession counts."""
-    content = pl.all().exclude(EXTRACT, "_line")
-    flagged = versions.sort([id_column, EXTRACT]).with_columns(
-        (pl.col(EXTRACT) == pl.col(EXTRACT).max().over(id_column)).alias("__latest"),
-        (pl.col(EXTRACT) > pl.col(EXTRACT).min().over(id_column)).alias("__has_older"),
-        pl.struct(content).hash(seed=0).alias("__hash"),
+def is_return(key: str) -> bool:
+    """A statutory return (``cin-2022``, ``ssda903-2020``...) rather than a monthly extract."""
+    return not (len(key) == 7 and key[:4].isdigit() and key[4] == "-" and key[5:].isdigit())
+
+
+def rank(key: str) -> tuple[int, str]:
+    """Precedence of the extracts and returns in the store, lowest first: every statutory
+    return ranks below every monthly extract (the case-management system's own record wins),
+    returns among themselves by name, monthly extracts by month."""
+    return (0 if is_return(key) else 1, key)
+
+
+_RETURN = ~pl.col(EXTRACT).str.contains(r"^\d{4}-\d{2}$")
+_ORDER = (
+    pl.when(_RETURN).then(pl.lit("0") + pl.col(EXTRACT)).otherwise(pl.lit("1") + pl.col(EXTRACT))
+)
+
+
+def _natural_key(table: Table) -> list[pl.Expr]:
+    """The natural key's columns as ``__nk<i>``, a date-time compared by its date."""
+    return [
+        (pl.col(c).dt.date() if table.columns[c].type is ColumnType.DATETIME else pl.col(c)).alias(
+            f"__nk{i}"
+        )
+        for i, c in enumerate(table.natural_key)
+    ]
+
+
+def _give_way(frame: pl.LazyFrame, claimed: pl.LazyFrame, table: Table) -> pl.LazyFrame:
+    """``frame`` with ``__gave_way``: true on a return's row whose natural key ``claimed`` (a
+    monthly extract's rows) also holds."""
+    if not table.natural_key:
+        return frame.with_columns(pl.lit(False).alias("__gave_way"))
+    names = [f"__nk{i}" for i in range(len(table.natural_key))]
+    keys = (
+        claimed.select(_natural_key(table))
+        .drop_nulls()
+        .unique()
+        .with_columns(pl.lit(True).alias("__claimed"))
+    )
+    return (
+        frame.with_columns(_natural_key(table))
+        .join(keys, on=names, how="left", maintain_order="left")
+        .with_columns((_RETURN & pl.col("__claimed").fill_null(False)).alias("__gave_way"))
+        .drop(*names, "__claimed")
+    )
+
+
+def _table_stats(versions: pl.LazyFrame, table: Table) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The current view (newest extract per id, a return's record giving way to a monthly
+    extract's with the same natural key) and per-extract supersession counts."""
+    id_column = table.id
+    content = pl.all().exclude(EXTRACT, "_line", "__order")
+    flagged = (
+        versions.with_columns(_ORDER.alias("__order"))
+        .sort([id_column, "__order"])
+        .with_columns(
+            (pl.col("__order") == pl.col("__order").max().over(id_column)).alias("__latest"),
+            (pl.col("__order") > pl.col("__order").min().over(id_column)).alias("__has_older"),
+            pl.struct(content).hash(seed=0).alias("__hash"),
+        )
     )
     flagged = flagged.with_columns(
         (
             pl.col("__has_older") & (pl.col("__hash") != pl.col("__hash").shift(1).over(id_column))
         ).alias("__revised")
     )
-    current = flagged.filter("__latest").drop("__latest", "__has_older", "__hash", "__revised")
+    latest = flagged.filter("__latest")
+    latest = _give_way(latest, latest.filter(~_RETURN), table)
+    work = ["__order", "__latest", "__has_older", "__hash", "__revised", "__gave_way"]
+    current = latest.filter(~pl.col("__gave_way")).drop(work)
+    gave_way = latest.group_by(EXTRACT).agg(pl.col("__gave_way").sum().alias("__gave"))
     stats = (
         flagged.group_by(EXTRACT)
         .agg(
@@ -198,20 +268,29 @@ def _table_stats(versions: pl.LazyFrame, id_column: str) -> tuple[pl.LazyFrame, 
             (pl.col("__has_older") & ~pl.col("__revised")).sum().alias("unchanged"),
             (~pl.col("__latest")).sum().alias("superseded_by_newer"),
         )
+        .join(gave_way, on=EXTRACT, how="left")
+        .with_columns(
+            (pl.col("superseded_by_newer") + pl.col("__gave").fill_null(0)).alias(
+                "superseded_by_newer"
+            )
+        )
+        .drop("__gave")
         .sort(EXTRACT)
     )
     return current, stats
 
 
 def _advance(
-    current: pl.LazyFrame, newest: pl.LazyFrame, id_column: str
+    current: pl.LazyFrame, newest: pl.LazyFrame, table: Table
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """The current view after an extract newer than every other: what ``_table_stats`` gives
-    for all versions, computed from the old current view alone.
+    """The current view after a monthly extract newer than every other: what ``_table_stats``
+    gives for all versions, computed from the old current view alone.
 
     Returns the new current view (sorted by id, as the full rebuild sorts it), the newest
-    extract's counts, and how many current rows of each older extract it supersedes.
+    extract's counts, and how many current rows of each older extract it supersedes (by id,
+    or a return's row by natural key).
     """
+    id_column = table.id
     content = pl.all().exclude(EXTRACT, "_line")
     old = current.select(
         pl.col(id_column),
@@ -228,15 +307,24 @@ def _advance(
         (pl.col("__old_hash") == pl.col("__hash")).sum().alias("unchanged"),
         pl.lit(0, pl.UInt32).alias("superseded_by_newer"),
     )
+    kept = _give_way(
+        current.join(newest.select(id_column), on=id_column, how="anti"), newest, table
+    )
     superseded = (
-        matched.filter(pl.col("__old_extract").is_not_null())
+        pl.concat(
+            [
+                matched.filter(pl.col("__old_extract").is_not_null()).select(
+                    pl.col("__old_extract")
+                ),
+                kept.filter("__gave_way").select(pl.col(EXTRACT).alias("__old_extract")),
+            ]
+        )
         .group_by("__old_extract")
         .len()
         .sort("__old_extract")
     )
-    replaced = newest.select(id_column)
     merged = pl.concat(
-        [current.join(replaced, on=id_column, how="anti"), newest], how="vertical"
+        [kept.filter(~pl.col("__gave_way")).drop("__gave_way"), newest], how="vertical"
     ).sort(id_column)
     frame, stats_frame, superseded_frame = pl.collect_all([merged, stats, superseded])
     return frame, stats_frame, superseded_frame
@@ -304,7 +392,7 @@ def recover_month_folders(root: Path) -> list[str]:
     return done
 
 
-def _current_view(parts: list[Path], target: Path, id_column: str) -> tuple[int, pl.DataFrame]:
+def _current_view(parts: list[Path], target: Path, table: Table) -> tuple[int, pl.DataFrame]:
     """Write a table's current view from all its versions; its row count and the counts per
     extract. A table one extract holds links that extract's file, as it is."""
     if len(parts) == 1:
@@ -320,7 +408,7 @@ def _current_view(parts: list[Path], target: Path, id_column: str) -> tuple[int,
             }
         )
         return rows, stats
-    current, counts = _table_stats(pl.scan_parquet(parts), id_column)
+    current, counts = _table_stats(pl.scan_parquet(parts), table)
     frame, stats = pl.collect_all([current, counts])
     _write_parquet(frame, target)
     return frame.height, stats
@@ -351,14 +439,19 @@ def merge_extract(
     *,
     pseudonym: str | None = None,
     before_swap: Any = None,
+    source: Source | None = None,
 ) -> MergeOutcome:
     """Merge a validated extract into the store at ``root``, atomically.
 
+    ``source`` says what a statutory return is (its key in the store, format and the months it
+    covers); a monthly extract's key is its month and it covers the 24 months to it.
     ``before_swap`` is a test hook called just before the new generation goes live.
     """
     store = Store(root)
     report = result.report
-    month = str(report.month)
+    if source is None:
+        source = Source(str(report.month), "extract", report.month.shift(-23), report.month)
+    month = source.key
     with store.locked():
         store.clean_leftovers()
         live = store.generation
@@ -396,7 +489,7 @@ def merge_extract(
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
         os.chmod(tmp, DIR_MODE)
         try:
-            generation = _build_generation(tmp, live, extracts, month, result, contract, pseudonym)
+            generation = _build_generation(tmp, live, extracts, source, result, contract, pseudonym)
             if before_swap is not None:
                 before_swap(tmp)
             final = _publish(root, tmp, generation["name"])
@@ -470,11 +563,15 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
             tables: dict[str, Any] = {}
             for name in sorted(contract.tables):
                 folder = tmp / "versions" / name
-                parts = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+                parts = (
+                    sorted(folder.glob("*.parquet"), key=lambda p: rank(p.stem))
+                    if folder.is_dir()
+                    else []
+                )
                 if not parts:
                     continue
                 rows, stats_frame = _current_view(
-                    parts, tmp / "tables" / f"{name}.parquet", contract.tables[name].id
+                    parts, tmp / "tables" / f"{name}.parquet", contract.tables[name]
                 )
                 _record_counts(kept, name, stats_frame)
                 tables[name] = {"rows": rows, "extracts": [p.stem for p in parts]}
@@ -501,12 +598,13 @@ def _build_generation(
     tmp: Path,
     live: Path | None,
     extracts: dict[str, Any],
-    month: str,
+    origin: Source,
     result: ExtractResult,
     contract: Contract,
     pseudonym: str | None = None,
 ) -> dict[str, Any]:
     report = result.report
+    month = origin.key
     previous_tables = set(extracts.get(month, {}).get("files", {}))
     affected = sorted(previous_tables | set(result.tables))
 
@@ -554,6 +652,8 @@ def _build_generation(
     new_extracts = {k: v for k, v in extracts.items() if k != month}
     new_extracts[month] = {
         "source": report.extract,
+        "format": origin.format,
+        "window": {"first": str(origin.first), "last": str(origin.last)},
         "contract": contract.fingerprint(),
         "encoding": report.encoding,
         "files": files,
@@ -564,7 +664,11 @@ def _build_generation(
     }
     for name in affected:
         version_dir = tmp / "versions" / name
-        parts = sorted(version_dir.glob("*.parquet")) if version_dir.is_dir() else []
+        parts = (
+            sorted(version_dir.glob("*.parquet"), key=lambda p: rank(p.stem))
+            if version_dir.is_dir()
+            else []
+        )
         if not parts:  # the only extract that held this table no longer does
             continue
         target = tmp / "tables" / f"{name}.parquet"
@@ -578,7 +682,7 @@ def _build_generation(
             current_frame, stats_frame, superseded = _advance(
                 pl.scan_parquet(live / "tables" / f"{name}.parquet"),
                 pl.scan_parquet(parts[-1]),
-                contract.tables[name].id,
+                contract.tables[name],
             )
             _write_parquet(current_frame, target)
             current_rows = current_frame.height
@@ -586,7 +690,7 @@ def _build_generation(
                 entry = new_extracts[older]["files"][name]
                 entry["superseded_by_newer"] = int(entry["superseded_by_newer"]) + int(count)
         else:
-            current_rows, stats_frame = _current_view(parts, target, contract.tables[name].id)
+            current_rows, stats_frame = _current_view(parts, target, contract.tables[name])
         _record_counts(new_extracts, name, stats_frame)
         tables_meta[name] = {"rows": current_rows, "extracts": [p.stem for p in parts]}
 

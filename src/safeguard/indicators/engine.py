@@ -8,6 +8,7 @@ extracts' window, no population for the year), always with the reason; never a 0
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,7 +19,7 @@ from safeguard.calendar import WorkingCalendar
 from safeguard.indicators.catalogue import Authority, Catalogue, Indicator, Unit
 from safeguard.indicators.rules import HISTORY, RULES, Context, NotAvailable
 from safeguard.periods import Month
-from safeguard.store import Store
+from safeguard.store import Store, is_return
 
 OK, NOT_APPLICABLE, NOT_AVAILABLE = "ok", "not applicable", "not available"
 
@@ -41,12 +42,60 @@ def calendar_for_months(months: list[date], authority: Authority) -> WorkingCale
 
 
 def coverage(store: Store) -> tuple[date | None, date | None]:
-    """The first day any extract's 24-month window reaches, and the last extract's month end."""
-    extracts = sorted(store.manifest().get("extracts", {}))
-    if not extracts:
+    """The first day any extract's or return's window reaches, and the last one's month end."""
+    windows = [_window(key, entry) for key, entry in store.manifest().get("extracts", {}).items()]
+    if not windows:
         return None, None
-    first = Month.parse(extracts[0]).shift(-23).first_day
-    return first, Month.parse(extracts[-1]).last_day
+    return min(w[0] for w in windows).first_day, max(w[1] for w in windows).last_day
+
+
+def _window(key: str, entry: dict[str, Any]) -> tuple[Month, Month]:
+    window = entry.get("window")
+    if window:
+        return Month.parse(window["first"]), Month.parse(window["last"])
+    last = Month.parse(key)  # a store written before windows were recorded: monthly extracts
+    return last.shift(-23), last
+
+
+def covered_months(manifest: dict[str, Any], table: str, columns: tuple[str, ...]) -> set[date]:
+    """The months (first days) some extract or return holding ``table`` with ``columns``
+    covers: a CIN census covers referrals for its year but holds no contacts."""
+    months: set[date] = set()
+    for key, entry in manifest.get("extracts", {}).items():
+        held = entry.get("files", {}).get(table)
+        if held is None or not set(columns) <= set(held.get("columns_present", [])):
+            continue
+        first, last = _window(key, entry)
+        month = first
+        while month <= last:
+            months.add(month.first_day)
+            month = month.shift(1)
+    return months
+
+
+def _gap(
+    manifest: dict[str, Any], needs: list[tuple[str, tuple[str, ...]]]
+) -> Callable[[date, int], str | None]:
+    """For a rule's tables: why month ``m`` with ``history`` months before it is not covered,
+    or None when every table it read is covered then. Only needed once a store holds
+    returns: monthly extracts all hold every table over one contiguous window."""
+    covered = [(table, covered_months(manifest, table, columns)) for table, columns in needs]
+
+    def why(first_day: date, history: int) -> str | None:
+        month = Month(first_day.year, first_day.month)
+        for table, months in covered:
+            wanted = [month.shift(-i).first_day for i in range(history + 1)]
+            missing = [m for m in wanted if m not in months]
+            if missing:
+                return (
+                    f"no extract or return holding {table} covers {missing[-1]:%B %Y}"
+                    if not history
+                    else f"needs {history} months of {table} before the month; "
+                    f"none covers {missing[-1]:%B %Y}"
+                )
+        return None
+
+    return why
 
 
 def population_for(month: date, authority: Authority) -> int | None:
@@ -75,6 +124,8 @@ def compute(
     plans: dict[str, pl.LazyFrame] = {}
     unavailable: dict[str, str] = {}
     gaps: dict[str, dict[date, str]] = {}
+    holes: dict[str, Callable[[date, int], str | None]] = {}
+    manifest = store.manifest()
     for name, indicator in catalogue.indicators.items():
         if only is not None and name not in only:
             continue
@@ -84,6 +135,8 @@ def compute(
         except NotAvailable as missing:
             unavailable[name] = missing.reason
         gaps[name] = ctx.unavailable
+        if any(is_return(key) for key in manifest.get("extracts", {})):
+            holes[name] = _gap(manifest, ctx.needs)
     collected = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
 
     rows: list[dict[str, Any]] = []
@@ -122,6 +175,8 @@ def compute(
                         else f"before the extracts' window ({first_covered:%B %Y})"
                     ),
                 )
+            elif (hole := holes[name](first_day, history) if name in holes else None) is not None:
+                status, reason = NOT_AVAILABLE, hole
             elif first_day in gaps.get(name, {}):
                 status, reason = NOT_AVAILABLE, gaps[name][first_day]
             value = None

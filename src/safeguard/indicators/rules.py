@@ -64,6 +64,7 @@ class Context:
     cal: WorkingCalendar
     parameters: dict[str, Any] = field(default_factory=dict)
     unavailable: dict[date, str] = field(default_factory=dict)  # months a rule cannot cover
+    needs: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # tables it read
     _manifest: dict[str, Any] | None = None
 
     @property
@@ -81,6 +82,7 @@ class Context:
 
     def table(self, name: str, *columns: str) -> pl.LazyFrame:
         """The current view of a table; ``NotAvailable`` when it, or a column, was never held."""
+        self.needs.append((name, columns))
         frame = self.store.scan(name)
         if frame is None:
             raise NotAvailable(f"no extract has held {name}.csv")

@@ -354,6 +354,22 @@ class _Planned:
     checks: list[Check]
 
 
+def _probe(table: Table, raw: RawCsv, positions: dict[str, int]) -> pl.LazyFrame:
+    """What the plan needs to know first: each code column's distinct values (mapped in Python
+    once, then replaced vectorised) and whether the id column repeats at all (the duplicate
+    check runs only when it does)."""
+    present = [c for c in table.columns if c in positions]
+    probes = [
+        _text(str(positions[c])).unique().implode().alias(c)
+        for c in present
+        if table.columns[c].codes is not None
+    ]
+    ident = _text(str(positions[table.id])).drop_nulls()
+    return raw.frame.lazy().select(
+        *probes, (ident.n_unique() < ident.len()).alias("__has_duplicates")
+    )
+
+
 def _plan(
     name: str,
     file: str,
@@ -362,21 +378,9 @@ def _plan(
     positions: dict[str, int],
     contract: Contract,
     month: Month,
+    probed: pl.DataFrame,
 ) -> tuple[pl.LazyFrame, _Planned]:
     present = [c for c in table.columns if c in positions]
-    # Code columns hold few distinct values: map those in Python once, then replace vectorised.
-    # The id column is checked for duplicates only when its distinct count says there are some.
-    probes = [
-        _text(str(positions[c])).unique().implode().alias(c)
-        for c in present
-        if table.columns[c].codes is not None
-    ]
-    ident = _text(str(positions[table.id])).drop_nulls()
-    probed = (
-        raw.frame.lazy()
-        .select(*probes, (ident.n_unique() < ident.len()).alias("__has_duplicates"))
-        .collect()
-    )
     lookups = {
         c: code_lookup(
             probed[c][0].drop_nulls().to_list(),
@@ -409,7 +413,11 @@ def _plan(
 
 
 def _cross_checks(
-    planned: _Planned, frames: dict[str, pl.DataFrame], contract: Contract, not_run: list[str]
+    planned: _Planned,
+    frames: dict[str, pl.DataFrame],
+    contract: Contract,
+    not_run: list[str],
+    id_sets: dict[str, pl.Series] | None = None,
 ) -> tuple[pl.LazyFrame, list[Check]]:
     """Checks that need another table of the same extract, when that table is present.
 
@@ -417,7 +425,13 @@ def _cross_checks(
     ``not_run``, so the report says so rather than looking like a pass.
     """
     table = planned.table
-    lf = frames[planned.name].lazy()
+    frame = frames[planned.name]
+    # the checks run on the few columns they read, not the whole parsed frame, and their flag
+    # columns are then set beside it (joins keep the left order, so rows stay aligned)
+    needed = [c for c in planned.present if table.columns[c].references is not None]
+    for across in table.date_order_across:
+        needed += [across.via, across.column + PARSED]
+    lf = frame.lazy().select([c for c in dict.fromkeys(needed) if c in frame.columns])
     checks: list[Check] = []
 
     def skipped(what: str, target: str) -> None:
@@ -431,11 +445,21 @@ def _cross_checks(
             skipped(f"{cname} reference-not-found", target)
             continue
         other = contract.tables[target]
-        ids = frames[target].get_column(other.id).drop_nulls().unique()
-        flag = f"__x{len(checks)}:{cname}"
-        lf = lf.with_columns(
-            (pl.col(cname).is_not_null() & ~pl.col(cname).is_in(ids.implode())).alias(flag)
+        # the referenced ids, found once per table however many tables refer to it
+        id_sets = {} if id_sets is None else id_sets
+        if target not in id_sets:
+            id_sets[target] = frames[target].get_column(other.id).drop_nulls().unique()
+        # the values that refer to nothing, by a join of the distinct values (fast: the hash
+        # table is built on the smaller side), then a membership test against those few
+        dangling = (
+            frame.lazy()
+            .select(pl.col(cname).drop_nulls().unique())
+            .join(id_sets[target].to_frame(cname).lazy(), on=cname, how="anti")
+            .collect()
+            .get_column(cname)
         )
+        flag = f"__x{len(checks)}:{cname}"
+        lf = lf.with_columns(pl.col(cname).is_in(dangling.implode()).fill_null(False).alias(flag))
         checks.append(
             Check(
                 flag,
@@ -468,23 +492,24 @@ def _cross_checks(
         flag = f"__x{len(checks)}:{across.column}"
         lf = (
             lf.join(right, left_on=across.via, right_on="__key", how="left", maintain_order="left")
-            .with_columns(
-                wrong.fill_null(False).alias(flag),
-                pl.concat_str(
-                    pl.lit(
-                        f"{across.meaning}: {across.column} is "
-                        f"{'not after' if across.strictly_after else 'before'} "
-                        f"{other.file} {across.not_before} "
-                    ),
-                    pl.col("__limit_text"),
-                ).alias(flag + ":msg"),
-            )
-            .drop("__limit", "__limit_text")
+            .with_columns(wrong.fill_null(False).alias(flag))
+            .rename({"__limit_text": flag + ":limit"})
+            .drop("__limit")
         )
-        checks.append(
-            Check(flag, across.column, across.rule, across.severity, pl.col(flag + ":msg"))
+        # the message is built only for the rows that fail, when the issues are listed
+        message = pl.concat_str(
+            pl.lit(
+                f"{across.meaning}: {across.column} is "
+                f"{'not after' if across.strictly_after else 'before'} "
+                f"{other.file} {across.not_before} "
+            ),
+            pl.col(flag + ":limit"),
         )
-    return lf, checks
+        checks.append(Check(flag, across.column, across.rule, across.severity, message))
+    added = [c for c in lf.collect_schema().names() if c.startswith("__x")]
+    if not added:
+        return frame.lazy(), checks
+    return pl.concat([frame.lazy(), lf.select(added)], how="horizontal"), checks
 
 
 def _finish(planned: _Planned, frame: pl.DataFrame, threshold: float) -> TableResult:
@@ -629,6 +654,7 @@ def validate_extract(
     paths, problems = list_tables(folder, contract)
     planned: dict[str, _Planned] = {}
     plans: dict[str, pl.LazyFrame] = {}
+    readable: dict[str, tuple[str, RawCsv, dict[str, int]]] = {}
     shas: dict[str, str] = {}
     for name, path in paths.items():
         table = contract.tables[name]
@@ -652,13 +678,23 @@ def validate_extract(
         problems += header_problems
         if any(p["severity"] == "error" for p in header_problems):
             continue
-        plans[name], planned[name] = _plan(name, path.name, table, raw, positions, contract, month)
+        readable[name] = (path.name, raw, positions)
 
+    # three collects in all, each over every table at once: the probes, the single-table
+    # checks, the checks across tables
+    probes = pl.collect_all(
+        [_probe(contract.tables[name], raw, pos) for name, (_, raw, pos) in readable.items()]
+    )
+    for (name, (file, raw, pos)), probed in zip(readable.items(), probes, strict=True):
+        plans[name], planned[name] = _plan(
+            name, file, contract.tables[name], raw, pos, contract, month, probed
+        )
     frames = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
     crossed: dict[str, pl.LazyFrame] = {}
     not_run: list[str] = []
+    id_sets: dict[str, pl.Series] = {}
     for name, plan in planned.items():
-        crossed[name], extra = _cross_checks(plan, frames, contract, not_run)
+        crossed[name], extra = _cross_checks(plan, frames, contract, not_run, id_sets)
         plan.checks += extra
     results: dict[str, TableResult] = {}
     for name, frame in zip(crossed, pl.collect_all(list(crossed.values())), strict=True):
