@@ -320,10 +320,17 @@ def _verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> s
 
 
 @cli.command()
-@click.argument(
-    "path", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
-)
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @_check_options
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(["auto", "extract", "cin-xml", "ssda903", "annex-a"]),
+    default="auto",
+    show_default=True,
+    help="What PATH is: a monthly extract folder, a CIN census XML file, a folder of SSDA903 "
+    "tables or an Annex A workbook; auto decides by the content.",
+)
 @click.option(
     "--raw-dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -343,21 +350,50 @@ def ingest(
     strict: bool,
     report_json: Path | None,
     report_csv: Path | None,
+    format_name: str,
     raw_dir: Path,
     processed_dir: Path,
 ) -> None:
-    """Validate an extract and merge it into the processed store.
+    """Validate an extract, or a statutory return, and merge it into the processed store.
 
     Rows with errors are quarantined and the rest load (exit 0); a file-level error, a file
     with too many bad rows, or any problem under --strict writes nothing (exit 1). A record in a
     newer extract supersedes its older version; the store is replaced atomically.
 
+    A CIN census XML file, a folder of SSDA903 tables or an Annex A workbook loads years of
+    history into the same store (each collection year under its own name, e.g. cin-2022); a
+    monthly extract's record supersedes a return's record of the same child and date.
+
     \b
     safeguard ingest data/raw/2015-10
     safeguard ingest --month 2015-10 --strict
+    safeguard ingest returns/CIN_2022.xml
+    safeguard ingest returns/ssda903/ --max-quarantine 0.25
     """
+    from safeguard.ingest.sources import detect
     from safeguard.ingest.stage import ingest as run_ingest
 
+    if format_name == "auto" and path is not None:
+        format_name = detect(path) or "extract"
+    if format_name not in ("auto", "extract"):
+        assert path is not None
+        _ingest_return(
+            ctx,
+            path,
+            format_name,
+            month,
+            processed_dir,
+            strict,
+            max_quarantine,
+            report_json,
+            report_csv,
+        )
+        return
+    if path is not None and path.is_file():
+        raise click.UsageError(
+            f"{path} is a file but not a CIN census, SSDA903 table or Annex A workbook: give "
+            "a monthly extract's folder (or name the format with --format)"
+        )
     folder, month = _resolve(path, month, raw_dir)
     contract = _contract(ctx)
     outcome = run_ingest(
@@ -378,6 +414,56 @@ def ingest(
         where = outcome.generation / "extracts" / str(month)
         verdict += f"\nQuarantined rows and the full report: {where}"
     _finish(outcome.report, contract, strict, verdict, report_json, report_csv)
+
+
+def _ingest_return(
+    ctx: click.Context,
+    path: Path,
+    format_name: str,
+    month: Month | None,
+    processed_dir: Path,
+    strict: bool,
+    max_quarantine: float,
+    report_json: Path | None,
+    report_csv: Path | None,
+) -> None:
+    """Load each collection year of a return; exit 1 when any year is refused."""
+    from safeguard.console import console, show_report
+    from safeguard.ingest.stage import ingest_return
+
+    contract = _contract(ctx)
+    done = ingest_return(
+        path,
+        contract,
+        processed_dir,
+        ctx.obj["pipelines"],
+        format_name=format_name,
+        month=month,
+        strict=strict,
+        max_quarantine=max_quarantine,
+    )
+    refused = []
+    for one in done:
+        report = one.outcome.report
+        show_report(report, contract, console())
+        if len(done) == 1:
+            report.write(report_json, report_csv)
+        if one.outcome.action == "refused":
+            refused.append(one.label)
+            click.echo(_verdict(report, strict, dry_run=False))
+            continue
+        rows = sum(t.loaded for t in report.tables.values())
+        span = f"{one.first.first_day:%B %Y} to {one.period.first_day:%B %Y}"
+        skipped = ", ".join(f"{part} {count:,}" for part, count in one.not_loaded.items() if count)
+        click.echo(
+            f"Unchanged: {one.label} is already in the store with the same file."
+            if one.outcome.action == "unchanged"
+            else f"Loaded {one.label} ({format_name}, {span}): "
+            f"{rows:,} rows, {report.quarantined:,} quarantined."
+            + (f" Not loaded (no table for them): {skipped}." if skipped else "")
+        )
+    if refused:
+        raise DataError(f"{', '.join(refused)}: refused; nothing of it was written")
 
 
 @cli.command()

@@ -216,10 +216,13 @@ def _natural_key(table: Table) -> list[pl.Expr]:
     ]
 
 
-def _give_way(frame: pl.LazyFrame, claimed: pl.LazyFrame, table: Table) -> pl.LazyFrame:
+def _give_way(
+    frame: pl.LazyFrame, claimed: pl.LazyFrame, table: Table, returns: bool
+) -> pl.LazyFrame:
     """``frame`` with ``__gave_way``: true on a return's row whose natural key ``claimed`` (a
-    monthly extract's rows) also holds."""
-    if not table.natural_key:
+    monthly extract's rows) also holds. ``returns``: whether the store holds any return (the
+    join is skipped when it does not)."""
+    if not table.natural_key or not returns:
         return frame.with_columns(pl.lit(False).alias("__gave_way"))
     names = [f"__nk{i}" for i in range(len(table.natural_key))]
     keys = (
@@ -236,7 +239,9 @@ def _give_way(frame: pl.LazyFrame, claimed: pl.LazyFrame, table: Table) -> pl.La
     )
 
 
-def _table_stats(versions: pl.LazyFrame, table: Table) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def _table_stats(
+    versions: pl.LazyFrame, table: Table, returns: bool = True
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The current view (newest extract per id, a return's record giving way to a monthly
     extract's with the same natural key) and per-extract supersession counts."""
     id_column = table.id
@@ -256,7 +261,7 @@ def _table_stats(versions: pl.LazyFrame, table: Table) -> tuple[pl.LazyFrame, pl
         ).alias("__revised")
     )
     latest = flagged.filter("__latest")
-    latest = _give_way(latest, latest.filter(~_RETURN), table)
+    latest = _give_way(latest, latest.filter(~_RETURN), table, returns)
     work = ["__order", "__latest", "__has_older", "__hash", "__revised", "__gave_way"]
     current = latest.filter(~pl.col("__gave_way")).drop(work)
     gave_way = latest.group_by(EXTRACT).agg(pl.col("__gave_way").sum().alias("__gave"))
@@ -281,7 +286,7 @@ def _table_stats(versions: pl.LazyFrame, table: Table) -> tuple[pl.LazyFrame, pl
 
 
 def _advance(
-    current: pl.LazyFrame, newest: pl.LazyFrame, table: Table
+    current: pl.LazyFrame, newest: pl.LazyFrame, table: Table, returns: bool = True
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The current view after a monthly extract newer than every other: what ``_table_stats``
     gives for all versions, computed from the old current view alone.
@@ -308,7 +313,7 @@ def _advance(
         pl.lit(0, pl.UInt32).alias("superseded_by_newer"),
     )
     kept = _give_way(
-        current.join(newest.select(id_column), on=id_column, how="anti"), newest, table
+        current.join(newest.select(id_column), on=id_column, how="anti"), newest, table, returns
     )
     superseded = (
         pl.concat(
@@ -408,7 +413,8 @@ def _current_view(parts: list[Path], target: Path, table: Table) -> tuple[int, p
             }
         )
         return rows, stats
-    current, counts = _table_stats(pl.scan_parquet(parts), table)
+    returns = any(is_return(p.stem) for p in parts)
+    current, counts = _table_stats(pl.scan_parquet(parts), table, returns)
     frame, stats = pl.collect_all([current, counts])
     _write_parquet(frame, target)
     return frame.height, stats
@@ -440,6 +446,7 @@ def merge_extract(
     pseudonym: str | None = None,
     before_swap: Any = None,
     source: Source | None = None,
+    not_loaded: dict[str, int] | None = None,
 ) -> MergeOutcome:
     """Merge a validated extract into the store at ``root``, atomically.
 
@@ -489,7 +496,9 @@ def merge_extract(
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
         os.chmod(tmp, DIR_MODE)
         try:
-            generation = _build_generation(tmp, live, extracts, source, result, contract, pseudonym)
+            generation = _build_generation(
+                tmp, live, extracts, source, result, contract, pseudonym, not_loaded
+            )
             if before_swap is not None:
                 before_swap(tmp)
             final = _publish(root, tmp, generation["name"])
@@ -602,6 +611,7 @@ def _build_generation(
     result: ExtractResult,
     contract: Contract,
     pseudonym: str | None = None,
+    not_loaded: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     report = result.report
     month = origin.key
@@ -659,6 +669,8 @@ def _build_generation(
         "files": files,
         "missing_tables": report.missing_tables,
     }
+    if not_loaded:  # parts of a return with no table in the store: counted, never dropped
+        new_extracts[month]["not_loaded"] = dict(sorted(not_loaded.items()))
     tables_meta: dict[str, Any] = {
         name: meta for name, meta in _old_tables(live).items() if name not in affected
     }
@@ -683,6 +695,7 @@ def _build_generation(
                 pl.scan_parquet(live / "tables" / f"{name}.parquet"),
                 pl.scan_parquet(parts[-1]),
                 contract.tables[name],
+                returns=any(is_return(p.stem) for p in parts),
             )
             _write_parquet(current_frame, target)
             current_rows = current_frame.height

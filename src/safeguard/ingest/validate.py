@@ -652,8 +652,6 @@ def validate_extract(
     checked, since the other tables are not read.
     """
     paths, problems = list_tables(folder, contract)
-    planned: dict[str, _Planned] = {}
-    plans: dict[str, pl.LazyFrame] = {}
     readable: dict[str, tuple[str, RawCsv, dict[str, int]]] = {}
     shas: dict[str, str] = {}
     for name, path in paths.items():
@@ -680,6 +678,37 @@ def validate_extract(
             continue
         readable[name] = (path.name, raw, positions)
 
+    files = {name: path.name for name, path in paths.items()}
+    return _validate(
+        readable,
+        problems,
+        files,
+        shas,
+        month,
+        contract,
+        max_quarantine=max_quarantine,
+        extract=folder.parent.name if folder.is_file() else folder.name,
+        missing_tables=[] if folder.is_file() else sorted(set(contract.tables) - set(paths)),
+        encoding=encoding,
+    )
+
+
+def _validate(
+    readable: dict[str, tuple[str, RawCsv, dict[str, int]]],
+    problems: list[dict[str, Any]],
+    files: dict[str, str],
+    shas: dict[str, str],
+    month: Month,
+    contract: Contract,
+    *,
+    max_quarantine: float,
+    extract: str,
+    missing_tables: list[str],
+    encoding: str | None,
+) -> ExtractResult:
+    """Every row check on the tables read, and the report: common to extracts and returns."""
+    planned: dict[str, _Planned] = {}
+    plans: dict[str, pl.LazyFrame] = {}
     # three collects in all, each over every table at once: the probes, the single-table
     # checks, the checks across tables
     probes = pl.collect_all(
@@ -701,18 +730,64 @@ def validate_extract(
         results[name] = _finish(planned[name], frame, max_quarantine)
 
     outcomes = {name: r.outcome for name, r in results.items()}
-    for name in paths:  # files refused before their rows were read
+    for name, file in files.items():  # files refused before their rows were read
         if name not in outcomes:
-            outcomes[name] = TableOutcome(name, paths[name].name, shas.get(name, ""), rejected=True)
+            outcomes[name] = TableOutcome(name, file, shas.get(name, ""), rejected=True)
     issues = pl.concat([issues_frame(problems), *(r.issues for r in results.values())])
     issues = issues.sort(["file", "line", "column", "rule"], nulls_last=False)
     report = ValidationReport(
-        extract=folder.parent.name if folder.is_file() else folder.name,
+        extract=extract,
         month=month,
         tables=outcomes,
-        missing_tables=[] if folder.is_file() else sorted(set(contract.tables) - set(paths)),
+        missing_tables=missing_tables,
         checks_not_run=not_run,
         encoding=encoding,
         issues=issues,
     )
     return ExtractResult(report, results)
+
+
+def validate_tables(
+    tables: dict[str, tuple[str, pl.DataFrame, str]],
+    problems: list[dict[str, Any]],
+    month: Month,
+    contract: Contract,
+    *,
+    extract: str,
+    max_quarantine: float = 0.01,
+) -> ExtractResult:
+    """Validate tables that did not come from an extract's CSV files (a statutory return
+    converted to the contract): ``tables`` maps a contract table to (the file named in the
+    report, an all-text frame with contract column names and ``_line``, the file's checksum).
+    The same checks, quarantine and report as an extract."""
+    readable: dict[str, tuple[str, RawCsv, dict[str, int]]] = {}
+    problems = list(problems)
+    for name, (file, frame, sha) in tables.items():
+        header = [c for c in frame.columns if c != LINE]
+        raw = RawCsv(
+            header=header,
+            frame=frame.select(
+                *[pl.col(c).cast(pl.String).alias(str(i)) for i, c in enumerate(header)],
+                pl.col(LINE).cast(pl.UInt32),
+            ),
+            sha256=sha,
+            blank_lines=0,
+        )
+        positions, header_problems = _map_header(name, contract.tables[name], raw)
+        for issue in header_problems:
+            issue["file"] = file
+        problems += header_problems
+        if not any(p["severity"] == "error" for p in header_problems):
+            readable[name] = (file, raw, positions)
+    return _validate(
+        readable,
+        problems,
+        {name: file for name, (file, _, _) in tables.items()},
+        {name: sha for name, (_, _, sha) in tables.items()},
+        month,
+        contract,
+        max_quarantine=max_quarantine,
+        extract=extract,
+        missing_tables=[],
+        encoding=None,
+    )

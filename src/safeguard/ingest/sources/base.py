@@ -40,6 +40,10 @@ class FieldMap(_Strict):
     constant: str | None = None  # a fixed value instead of a field (e.g. an assessment type)
     values: dict[str, str] = {}  # the return's code -> the contract's code, where they differ
     note: str = ""  # what the field holds and why it maps so: the field-by-field documentation
+    # False: the return does not record this field and the constant only satisfies the
+    # contract (e.g. NOT_RECORDED); the column then counts as not held, so an indicator that
+    # reads it is "not available" for the months only this return covers, never a false 0
+    held: bool = True
 
 
 class IdRecipe(_Strict):

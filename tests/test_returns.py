@@ -1,0 +1,326 @@
+"""Statutory returns in the store: detection, `safeguard ingest` on each format, idempotent
+re-loading, a monthly extract superseding a return's record by natural key, and the
+indicators marking what a return cannot support as not available (never 0)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+import xlsxwriter
+from click.testing import CliRunner
+
+from safeguard.cli import cli
+from safeguard.indicators.catalogue import load_authority, load_catalogue
+from safeguard.indicators.engine import compute
+from safeguard.ingest.sources import detect
+from safeguard.periods import Month
+from safeguard.store import Store
+from tests.conftest import EXAMPLES, PIPELINES, SHARED, WriteExtract
+
+SAMPLES = SHARED / "reference" / "samples"
+needs_samples = pytest.mark.skipif(
+    not SAMPLES.is_dir(), reason="../shared/reference/samples is absent (as on a user's machine)"
+)
+
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<Message>
+  <Header>
+    <CollectionDetails>
+      <Collection>CIN</Collection>
+      <Year>{year}</Year>
+    </CollectionDetails>
+  </Header>
+  <Children>
+"""
+TAIL = "  </Children>\n</Message>\n"
+
+
+def census(path: Path, children: str, year: int = 2016) -> Path:
+    path.write_text(HEAD.format(year=year) + textwrap.dedent(children) + TAIL, encoding="utf-8")
+    return path
+
+
+def child(ident: str, *referral_dates: str) -> str:
+    referrals = "".join(
+        f"""
+      <CINdetails>
+        <CINreferralDate>{day}</CINreferralDate>
+        <ReferralSource>1A</ReferralSource>
+        <PrimaryNeedCode>N1</PrimaryNeedCode>
+        <ReferralNFA>false</ReferralNFA>
+      </CINdetails>"""
+        for day in referral_dates
+    )
+    return f"""
+    <Child>
+      <ChildIdentifiers>
+        <LAchildID>{ident}</LAchildID>
+        <PersonBirthDate>2010-01-01</PersonBirthDate>
+        <GenderCurrent>1</GenderCurrent>
+      </ChildIdentifiers>{referrals}
+    </Child>
+"""
+
+
+def ingest(runner: CliRunner, store: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(cli, ["ingest", *args, "--processed-dir", str(store)])
+    return result.exit_code, result.output
+
+
+def manifest(store: Path) -> dict:  # type: ignore[type-arg]
+    return Store(store).manifest()
+
+
+def current(store: Path, table: str) -> pl.DataFrame:
+    scanned = Store(store).scan(table)
+    assert scanned is not None
+    return scanned.collect()
+
+
+# --- detection ----------------------------------------------------------------------------
+
+
+def test_a_monthly_extract_folder_is_not_taken_for_a_return() -> None:
+    assert detect(EXAMPLES / "2015-10") is None
+
+
+@needs_samples
+@pytest.mark.shared
+def test_each_sample_is_recognised_by_its_content(tmp_path: Path) -> None:
+    assert detect(SAMPLES / "cin" / "fake_CIN_data.xml") == "cin-xml"
+    assert detect(SAMPLES / "ssda903") == "ssda903"
+    renamed = tmp_path / "export.dat"  # the name says nothing; the content does
+    renamed.write_bytes((SAMPLES / "cin" / "fake_CIN_data.xml").read_bytes())
+    assert detect(renamed) == "cin-xml"
+
+
+# --- the samples through the command ----------------------------------------------------
+
+
+@needs_samples
+@pytest.mark.shared
+def test_the_cin_sample_loads_once_and_reloads_as_unchanged(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    store = tmp_path / "processed"
+    sample = str(SAMPLES / "cin" / "fake_CIN_data.xml")
+    # the fake sample dates 110 of its rows after the census year (31 March 2022): more than
+    # the default 1%, so the default refuses it and writes nothing
+    code, out = ingest(runner, store, sample)
+    assert code == 1
+    assert "cin-2022: refused; nothing of it was written" in out
+    assert Store(store).generation is None
+
+    code, out = ingest(runner, store, sample, "--max-quarantine", "0.3")
+    assert code == 0, out
+    assert "Loaded cin-2022 (cin-xml, April 2021 to March 2022): 974 rows, 110 quarantined." in out
+    entry = manifest(store)["extracts"]["cin-2022"]
+    assert entry["format"] == "cin-xml"
+    assert entry["window"] == {"first": "2021-04", "last": "2022-03"}
+    assert entry["not_loaded"]["Child/ChildIdentifiers/UPN"] == 332
+    generation = Store(store).generation
+
+    code, out = ingest(runner, store, sample, "--max-quarantine", "0.3")
+    assert code == 0
+    assert "Unchanged: cin-2022 is already in the store with the same file." in out
+    assert Store(store).generation == generation
+
+
+@needs_samples
+@pytest.mark.shared
+def test_the_903_sample_loads_two_years(tmp_path: Path, runner: CliRunner) -> None:
+    store = tmp_path / "processed"
+    code, out = ingest(runner, store, str(SAMPLES / "ssda903"), "--max-quarantine", "0.25")
+    assert code == 0, out
+    assert "Loaded ssda903-2020 (ssda903, April 2019 to March 2020)" in out
+    assert "Loaded ssda903-2021 (ssda903, April 2020 to March 2021)" in out
+    extracts = manifest(store)["extracts"]
+    assert sorted(extracts) == ["ssda903-2020", "ssda903-2021"]
+    assert extracts["ssda903-2020"]["not_loaded"] == {"missing": 1, "oc3": 56, "uasc": 16}
+    # an episode open at 31 March 2020 is in both years' files: one record, not two
+    episodes = current(store, "cla_episodes")
+    assert episodes["clae_cla_episode_id"].n_unique() == episodes.height
+    assert set(episodes["_extract"]) == {"ssda903-2020", "ssda903-2021"}
+
+
+@needs_samples
+@pytest.mark.shared
+def test_indicators_from_the_samples_say_what_the_returns_cannot_support(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    store = tmp_path / "processed"
+    assert ingest(runner, store, str(SAMPLES / "ssda903"), "--max-quarantine", "0.25")[0] == 0
+    cin = str(SAMPLES / "cin" / "fake_CIN_data.xml")
+    assert ingest(runner, store, cin, "--max-quarantine", "0.3")[0] == 0
+    series = compute(
+        Store(store), load_catalogue(PIPELINES), load_authority(PIPELINES), Month(2021, 3)
+    ).series
+    march = {
+        r["indicator"]: r for r in series.filter(pl.col("month") == date(2021, 3, 1)).to_dicts()
+    }
+    assert march["cla_open"]["status"] == "ok"
+    assert march["cla_review_participation_pct"]["status"] == "ok"
+    assert march["contacts"]["status"] == "not available"
+    assert march["contacts"]["reason"] == "no extract has held contacts.csv"
+    # the CIN census covers April 2021 - March 2022: March 2021's referrals are not 0
+    assert march["referrals"]["status"] == "not available"
+    assert march["referrals"]["value"] is None
+    assert "covers March 2021" in march["referrals"]["reason"]
+
+
+# --- supersession by natural key (hand-made, no ../shared) ---------------------------------
+
+
+REFERRALS_HEADER = (
+    "cine_referral_id,cine_person_id,cine_referral_date,cine_referral_source_code,"
+    "cine_referral_nfa\n"
+)
+
+
+def test_a_monthly_extract_supersedes_the_returns_record_of_the_same_child_and_date(
+    tmp_path: Path, runner: CliRunner, write_extract: WriteExtract
+) -> None:
+    # The census 2016 (April 2015 - March 2016) holds child 000123's referrals of 1 June 2015
+    # and 3 February 2016. The October 2015 extract holds the June referral under the case
+    # system's id R1 (and nothing of February, which has not happened yet). The store keeps
+    # R1 for June (the system's record wins) and the census's February referral: two rows,
+    # not three, whichever is loaded first.
+    xml = census(tmp_path / "cin.xml", child("000123", "2015-06-01", "2016-02-03"))
+    extract = write_extract(
+        "2015-10",
+        person="pers_person_id,pers_sex\n000123,M\n",
+        referrals=REFERRALS_HEADER + "R1,000123,2015-06-01,1A,N\n",
+    )
+    for order in ((str(xml), str(extract)), (str(extract), str(xml))):
+        store = tmp_path / f"store-{order[0][-3:]}"
+        for path in order:
+            code, out = ingest(runner, store, path)
+            assert code == 0, out
+        referrals = current(store, "referrals").sort("cine_referral_date")
+        assert referrals["cine_referral_date"].to_list() == [date(2015, 6, 1), date(2016, 2, 3)]
+        assert referrals["cine_referral_id"][0] == "R1"
+        assert referrals["_extract"].to_list() == ["2015-10", "cin-2016"]
+        files = manifest(store)["extracts"]["cin-2016"]["files"]["referrals"]
+        assert files["superseded_by_newer"] == 1  # the June referral gave way
+
+
+def test_coverage_holes_are_not_available_not_zero(
+    tmp_path: Path, runner: CliRunner, write_extract: WriteExtract
+) -> None:
+    # An Annex A workbook (contacts, no outcome recorded) for April - September 2015 and
+    # nothing else: the contacts count is available for those months; the share of contacts
+    # that became referrals is not (Annex A records no outcome), and neither figure exists
+    # for March 2015, before the workbook.
+    book = tmp_path / "annex_a.xlsx"
+    workbook = xlsxwriter.Workbook(str(book))
+    sheet = workbook.add_worksheet("List 1 - Contacts")
+    dates = workbook.add_format({"num_format": "dd/mm/yyyy"})
+    for col, heading in enumerate(
+        ["Child Unique ID", "Gender", "Date of Contact", "Contact Source"]
+    ):
+        sheet.write(0, col, heading)
+    rows = [
+        ("C1", "a) Male", date(2015, 4, 20), "a) 1A"),
+        ("C2", "b) Female", date(2015, 9, 3), "u) 10: Unknown"),
+    ]
+    for row, (ident, sex, when, source) in enumerate(rows, start=1):
+        sheet.write(row, 0, ident)
+        sheet.write(row, 1, sex)
+        sheet.write_datetime(row, 2, when, dates)
+        sheet.write(row, 3, source)
+    workbook.close()
+    store = tmp_path / "processed"
+    code, out = ingest(runner, store, str(book), "--month", "2015-09")
+    assert code == 0, out
+    entry = manifest(store)["extracts"]["annex-a-2015-09"]
+    assert entry["window"] == {"first": "2015-04", "last": "2015-09"}
+    assert "cont_contact_outcome" not in entry["files"]["contacts"]["columns_present"]
+    series = compute(
+        Store(store), load_catalogue(PIPELINES), load_authority(PIPELINES), Month(2015, 9)
+    ).series
+    by = {(r["indicator"], r["month"]): r for r in series.to_dicts()}
+    assert by[("contacts", date(2015, 4, 1))]["value"] == 1
+    assert by[("contacts", date(2015, 5, 1))]["value"] == 0  # covered, and none: a real 0
+    assert by[("contacts", date(2015, 3, 1))]["status"] == "not available"
+    share = by[("contacts_to_referral_pct", date(2015, 9, 1))]
+    assert share["status"] == "not available" and share["value"] is None
+    assert share["reason"] == "no extract of contacts.csv has held cont_contact_outcome"
+
+
+def test_a_file_that_is_no_return_is_refused_with_advice(tmp_path: Path, runner: CliRunner) -> None:
+    stray = tmp_path / "notes.txt"
+    stray.write_text("not a return\n", encoding="utf-8")
+    result = runner.invoke(cli, ["ingest", str(stray), "--processed-dir", str(tmp_path / "p")])
+    assert result.exit_code == 2
+    assert "is a file but not a CIN census, SSDA903 table or Annex A workbook" in result.output
+
+
+def test_a_malformed_census_is_refused_naming_the_line(tmp_path: Path, runner: CliRunner) -> None:
+    bad = tmp_path / "cin.xml"
+    bad.write_text(HEAD.format(year=2016) + "    <Child>\n  </Children>\n", encoding="utf-8")
+    code, out = ingest(runner, tmp_path / "p", str(bad), "--format", "cin-xml")
+    assert code == 1
+    assert "malformed-xml" in out
+    assert not (tmp_path / "p" / "CURRENT").exists()
+
+
+def test_the_manifest_names_each_return_with_its_window(tmp_path: Path, runner: CliRunner) -> None:
+    store = tmp_path / "processed"
+    for year in (2015, 2016):
+        xml = census(tmp_path / f"cin{year}.xml", child("000123", f"{year - 1}-06-01"), year)
+        assert ingest(runner, store, str(xml))[0] == 0
+    extracts = manifest(store)["extracts"]
+    assert {k: v["window"] for k, v in extracts.items()} == {
+        "cin-2015": {"first": "2014-04", "last": "2015-03"},
+        "cin-2016": {"first": "2015-04", "last": "2016-03"},
+    }
+    assert json.dumps(extracts)  # plain JSON, no timestamps
+
+
+def test_a_return_older_than_every_extract_fills_only_what_it_records(
+    tmp_path: Path, runner: CliRunner, write_extract: WriteExtract
+) -> None:
+    # Annex A for April - June 2013 (contacts without outcomes), then the October 2015
+    # extract, whose 24-month window starts November 2013. June 2013: the contacts count
+    # comes from Annex A; the share that became referrals has no source for June 2013
+    # (Annex A records no outcome), so it is not available - not 0%.
+    book = tmp_path / "annex_a.xlsx"
+    workbook = xlsxwriter.Workbook(str(book))
+    sheet = workbook.add_worksheet("List 1")
+    for col, heading in enumerate(["Child Unique ID", "Date of Contact"]):
+        sheet.write(0, col, heading)
+    sheet.write(1, 0, "P1")
+    sheet.write(1, 1, "15/06/2013")
+    sheet.write(2, 0, "P1")
+    sheet.write(2, 1, "01/04/2013")
+    workbook.close()
+    extract = write_extract(
+        "2015-10",
+        person="pers_person_id\nP1\n",
+        contacts=(
+            "cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome\n"
+            "C1,P1,2015-10-05 10:00,NEW_REFERRAL\n"
+        ),
+    )
+    store = tmp_path / "processed"
+    assert ingest(runner, store, str(book), "--month", "2013-06")[0] == 0
+    assert ingest(runner, store, str(extract))[0] == 0
+    series = compute(
+        Store(store), load_catalogue(PIPELINES), load_authority(PIPELINES), Month(2014, 6)
+    ).series  # the 24 months July 2012 - June 2014
+    by = {(r["indicator"], r["month"]): r for r in series.to_dicts()}
+    june = date(2013, 6, 1)
+    assert (by[("contacts", june)]["status"], by[("contacts", june)]["value"]) == ("ok", 1)
+    share = by[("contacts_to_referral_pct", june)]
+    assert share["status"] == "not available"
+    assert share["reason"] == "no extract or return holding contacts covers June 2013"
+    # June 2014 is in the extract's window: no contacts that month, a real 0
+    assert by[("contacts", date(2014, 6, 1))]["value"] == 0
+    # July - October 2013: neither source covers contacts
+    july = by[("contacts", date(2013, 7, 1))]
+    assert july["status"] == "not available" and july["value"] is None
