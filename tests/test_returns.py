@@ -324,3 +324,16 @@ def test_a_return_older_than_every_extract_fills_only_what_it_records(
     # July - October 2013: neither source covers contacts
     july = by[("contacts", date(2013, 7, 1))]
     assert july["status"] == "not available" and july["value"] is None
+
+
+def test_validate_checks_a_return_and_writes_nothing(tmp_path: Path, runner: CliRunner) -> None:
+    xml = census(tmp_path / "cin.xml", child("000123", "2015-06-01", "2016-05-01"))
+    # the May 2016 referral is after the census year (31 March 2016): one of three rows
+    # (person, two referrals) is quarantined, 33% > 1%, so ingest would refuse it
+    result = runner.invoke(cli, ["validate", str(xml)])
+    assert result.exit_code == 1
+    assert "cin-2016: ingest would refuse it" in result.output
+    result = runner.invoke(cli, ["validate", str(xml), "--max-quarantine", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "cin-2016: Valid: 2 rows would load, 1 would be quarantined" in result.output
+    assert not (tmp_path / "data").exists()

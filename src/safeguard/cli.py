@@ -289,8 +289,24 @@ def validate(
     safeguard validate data/raw/2015-10 --report-csv problems.csv
     safeguard validate data/raw/2015-10/contacts.csv
     """
+    from safeguard.ingest.sources import detect
     from safeguard.ingest.stage import validate as run_validate
 
+    format_name = detect(path)
+    if format_name is not None:  # a statutory return: checked as ingest would, nothing written
+        _ingest_return(
+            ctx,
+            path,
+            format_name,
+            month,
+            Path(os.devnull),
+            strict,
+            max_quarantine,
+            report_json,
+            report_csv,
+            write=False,
+        )
+        return
     if path.is_file():
         _, month = _resolve(path.parent, month, path.parent.parent)
         folder = path
@@ -426,8 +442,11 @@ def _ingest_return(
     max_quarantine: float,
     report_json: Path | None,
     report_csv: Path | None,
+    *,
+    write: bool = True,
 ) -> None:
-    """Load each collection year of a return; exit 1 when any year is refused."""
+    """Load (or with ``write=False`` only check) each collection year of a return; exit 1
+    when any year is, or would be, refused."""
     from safeguard.console import console, show_report
     from safeguard.ingest.stage import ingest_return
 
@@ -441,6 +460,7 @@ def _ingest_return(
         month=month,
         strict=strict,
         max_quarantine=max_quarantine,
+        write=write,
     )
     refused = []
     for one in done:
@@ -448,9 +468,12 @@ def _ingest_return(
         show_report(report, contract, console())
         if len(done) == 1:
             report.write(report_json, report_csv)
-        if one.outcome.action == "refused":
+        if one.outcome.action == "refused" or (not write and not report.passes(strict=strict)):
             refused.append(one.label)
             click.echo(_verdict(report, strict, dry_run=False))
+            continue
+        if not write:
+            click.echo(f"{one.label}: " + _verdict(report, strict, dry_run=True))
             continue
         rows = sum(t.loaded for t in report.tables.values())
         span = f"{one.first.first_day:%B %Y} to {one.period.first_day:%B %Y}"
@@ -463,7 +486,11 @@ def _ingest_return(
             + (f" Not loaded (no table for them): {skipped}." if skipped else "")
         )
     if refused:
-        raise DataError(f"{', '.join(refused)}: refused; nothing of it was written")
+        raise DataError(
+            f"{', '.join(refused)}: refused; nothing of it was written"
+            if write
+            else f"{', '.join(refused)}: ingest would refuse it"
+        )
 
 
 @cli.command()
