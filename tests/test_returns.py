@@ -5,7 +5,6 @@ indicators marking what a return cannot support as not available (never 0)."""
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import date
 from pathlib import Path
 
@@ -21,28 +20,17 @@ from safeguard.ingest.sources import detect
 from safeguard.periods import Month
 from safeguard.store import Store
 from tests.conftest import EXAMPLES, PIPELINES, SHARED, WriteExtract
+from tests.test_source_cin import HEAD
+from tests.test_source_cin import census as write_census
 
 SAMPLES = SHARED / "reference" / "samples"
 needs_samples = pytest.mark.skipif(
     not SAMPLES.is_dir(), reason="../shared/reference/samples is absent (as on a user's machine)"
 )
 
-HEAD = """<?xml version="1.0" encoding="UTF-8"?>
-<Message>
-  <Header>
-    <CollectionDetails>
-      <Collection>CIN</Collection>
-      <Year>{year}</Year>
-    </CollectionDetails>
-  </Header>
-  <Children>
-"""
-TAIL = "  </Children>\n</Message>\n"
-
 
 def census(path: Path, children: str, year: int = 2016) -> Path:
-    path.write_text(HEAD.format(year=year) + textwrap.dedent(children) + TAIL, encoding="utf-8")
-    return path
+    return write_census(path.parent, children, year=str(year), name=path.name)
 
 
 def child(ident: str, *referral_dates: str) -> str:
