@@ -36,9 +36,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
+# Scales 1, 10 and 100 (a county, the largest authority, a regional consortium): about 25
+# minutes and 5 GB of generated data under data/bench (kept for the next run). Writes
+# BENCHMARKS.md, benchmarks/results.json and benchmarks/scaling.svg.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_ingest.py
-	$(BIN)/python benchmarks/bench_indicators.py --scale 10
+	$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
