@@ -20,7 +20,7 @@ from safeguard.ingest.sources import detect
 from safeguard.periods import Month
 from safeguard.store import Store
 from tests.conftest import EXAMPLES, PIPELINES, SHARED, WriteExtract
-from tests.test_source_cin import HEAD
+from tests.test_source_cin import FULL_CHILD, HEAD
 from tests.test_source_cin import census as write_census
 
 SAMPLES = SHARED / "reference" / "samples"
@@ -325,3 +325,50 @@ def test_validate_checks_a_return_and_writes_nothing(tmp_path: Path, runner: Cli
     assert result.exit_code == 0, result.output
     assert "cin-2016: Valid: 2 rows would load, 1 would be quarantined" in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_purge_removes_returns_whose_year_ended_before_the_date(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    store = tmp_path / "processed"
+    for year in (2015, 2016):
+        xml = census(tmp_path / f"cin{year}.xml", child("000123", f"{year - 1}-06-01"), year)
+        assert ingest(runner, store, str(xml))[0] == 0
+    # cin-2015 covers to March 2015, before June 2015; cin-2016 reaches March 2016
+    result = runner.invoke(cli, ["purge", "--before", "2015-06", "--processed-dir", str(store)])
+    assert result.exit_code == 0, result.output
+    assert sorted(manifest(store)["extracts"]) == ["cin-2016"]
+    assert current(store, "referrals")["cine_referral_date"].to_list() == [date(2015, 6, 1)]
+
+
+def test_with_a_pseudonym_key_a_returns_ids_are_keyed_and_links_hold(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unkeyed, a referral's id is SHA-256 of the child's id and date: anyone holding child
+    # ids could confirm a child is in the store. Under a key, the ids are HMACs (prefix
+    # kept), the child id a pseudonym, and re-loading the same file changes nothing.
+    xml = census(tmp_path / "cin.xml", FULL_CHILD, 2022)  # referral, assessment, S47, plan
+    plain, keyed = tmp_path / "plain", tmp_path / "keyed"
+    assert ingest(runner, plain, str(xml))[0] == 0
+    monkeypatch.setenv("SAFEGUARD_PSEUDONYM_KEY", "a test key, not a real one")
+    assert ingest(runner, keyed, str(xml))[0] == 0
+    unkeyed_id = current(plain, "referrals")["cine_referral_id"][0]
+    referral = current(keyed, "referrals").row(0, named=True)
+    assert referral["cine_referral_id"].startswith("cin-referral-")
+    assert referral["cine_referral_id"] != unkeyed_id
+    assert referral["cine_person_id"].startswith("PS-")
+    # the links from the assessment, the enquiry and the reviews still find their records
+    assert current(keyed, "assessments")["cina_referral_id"].to_list() == [
+        referral["cine_referral_id"]
+    ]
+    assert current(keyed, "s47_enquiries")["s47e_referral_id"].to_list() == [
+        referral["cine_referral_id"]
+    ]
+    plan = current(keyed, "cp_plans")["cppl_cp_plan_id"][0]
+    assert plan.startswith("cin-cp-plan-")
+    assert set(current(keyed, "cp_reviews")["cppr_cp_plan_id"]) == {plan}
+    assert not set(current(keyed, "cp_reviews")["cppr_cp_plan_id"]) & set(
+        current(plain, "cp_plans")["cppl_cp_plan_id"]
+    )
+    code, out = ingest(runner, keyed, str(xml))
+    assert code == 0 and "Unchanged: cin-2022" in out

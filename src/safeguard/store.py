@@ -543,8 +543,9 @@ def _manifest_file(
 
 
 def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
-    """Remove every extract closing before ``before`` (YYYY-MM) and all that derives from it,
-    atomically; records only those extracts held leave the store. Returns the months removed."""
+    """Remove every extract closing before ``before`` (YYYY-MM), and every statutory return
+    whose last month is before it, with all that derives from them, atomically; records only
+    those held leave the store. Returns the extracts and returns removed."""
     store = Store(root)
     with store.locked():
         store.clean_leftovers()
@@ -552,10 +553,15 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
         if live is None:
             return []
         extracts: dict[str, Any] = store.manifest()["extracts"]
-        gone = sorted(month for month in extracts if month < before)
+
+        def last(key: str) -> str:
+            window = extracts[key].get("window")
+            return str(window["last"]) if window else key
+
+        gone = sorted(key for key in extracts if last(key) < before)
         if not gone:
             return []
-        kept = {month: info for month, info in extracts.items() if month >= before}
+        kept = {key: info for key, info in extracts.items() if key not in gone}
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
         os.chmod(tmp, DIR_MODE)
         try:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 
 import polars as pl
 
 from safeguard.ingest.validate import ExtractResult, TableResult
-from safeguard.schema import Contract
+from safeguard.schema import ColumnType, Contract
 
 KEY_VARIABLE = "SAFEGUARD_PSEUDONYM_KEY"
 
@@ -72,5 +73,49 @@ def pseudonymise(result: ExtractResult, contract: Contract, key: bytes) -> Extra
         .then(pl.col("value").replace_strict(mapping, default=None, return_dtype=pl.String))
         .otherwise(pl.col("value"))
         .alias("value")
+    )
+    return ExtractResult(result.report, tables)
+
+
+_DERIVED = re.compile(r"^([a-z0-9]+(?:-[a-z0-9]+)*)-[0-9a-f]{16}$")
+
+
+def _derived_mapping(values: pl.Series, key: bytes) -> dict[str, str]:
+    mapping = {}
+    for value in values.drop_nulls().unique().to_list():
+        found = _DERIVED.match(value)
+        if found is not None:
+            digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+            mapping[value] = f"{found.group(1)}-{digest}"
+    return mapping
+
+
+def pseudonymise_derived_ids(
+    result: ExtractResult, contract: Contract, key: bytes
+) -> ExtractResult:
+    """A statutory return's record ids are made from the child's id and a date (SHA-256,
+    unkeyed): with a pseudonym key they are re-made under the key, so they reveal nothing a
+    list of child ids could confirm. The prefix (``cin-referral``) is kept, and every column
+    linking to such a record is mapped the same way, so links hold."""
+    tables = {}
+    for name, table in result.tables.items():
+        columns = [
+            c
+            for c, spec in contract.tables[name].columns.items()
+            if spec.type is ColumnType.ID and not spec.person_id
+        ]
+
+        def keyed(frame: pl.DataFrame, columns: list[str] = columns) -> pl.DataFrame:
+            present = [c for c in columns if c in frame.columns]
+            return frame.with_columns(
+                pl.col(c).replace(_derived_mapping(frame[c], key)) for c in present
+            )
+
+        tables[name] = TableResult(
+            table.outcome, keyed(table.loaded), keyed(table.quarantine), table.issues
+        )
+    issues = result.report.issues
+    result.report.issues = issues.with_columns(
+        pl.col("value").replace(_derived_mapping(issues["value"], key))
     )
     return ExtractResult(result.report, tables)

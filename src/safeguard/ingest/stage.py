@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safeguard.ingest.csvfile import FileProblem
-from safeguard.ingest.pseudonym import fingerprint, key_from_environment, pseudonymise
+from safeguard.ingest.pseudonym import (
+    fingerprint,
+    key_from_environment,
+    pseudonymise,
+    pseudonymise_derived_ids,
+)
 from safeguard.ingest.report import ValidationReport, file_issue, issues_frame
 from safeguard.ingest.sources import read_return
 from safeguard.ingest.sources.base import Converted, SourceMapping, load_mapping
@@ -179,6 +184,7 @@ def ingest_return(
         if write and report.passes(strict=strict):
             if key is not None:
                 result = pseudonymise(result, contract, key)
+                result = pseudonymise_derived_ids(result, contract, key)
             merged = merge_extract(
                 processed,
                 result,
