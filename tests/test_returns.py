@@ -18,6 +18,8 @@ from safeguard.indicators.catalogue import load_authority, load_catalogue
 from safeguard.indicators.engine import compute
 from safeguard.ingest.sources import detect
 from safeguard.periods import Month
+from safeguard.report.build import _annex
+from safeguard.run import latest_month
 from safeguard.store import Store
 from tests.conftest import EXAMPLES, PIPELINES, SHARED, WriteExtract
 from tests.test_source_cin import FULL_CHILD, HEAD
@@ -372,3 +374,31 @@ def test_with_a_pseudonym_key_a_returns_ids_are_keyed_and_links_hold(
     )
     code, out = ingest(runner, keyed, str(xml))
     assert code == 0 and "Unchanged: cin-2022" in out
+
+
+def test_a_run_reports_the_latest_monthly_extract_not_a_returns_name() -> None:
+    # sorted, "ssda903-2021" comes after "2015-10": the default month must not be read from it
+    extracts = {
+        "2015-09": {},
+        "2015-10": {},
+        "ssda903-2021": {"window": {"first": "2020-04", "last": "2021-03"}},
+    }
+    assert latest_month(extracts) == Month(2015, 10)
+    returns_only = {k: v for k, v in extracts.items() if k.startswith("ssda")}
+    assert latest_month(returns_only) == Month(2021, 3)
+
+
+def test_the_data_quality_annex_lists_a_returns_quarantined_rows(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    # census 2016 with a referral dated after its year: quarantined, and the paper for March
+    # 2016 (whose year the census closes) lists it by rule
+    xml = census(tmp_path / "cin.xml", child("000123", "2015-06-01", "2016-05-01"))
+    store = tmp_path / "processed"
+    assert ingest(runner, store, str(xml), "--max-quarantine", "0.6")[0] == 0
+    card = pl.DataFrame(schema={"title": pl.String, "status": pl.String, "reason": pl.String})
+    quarantined, _, _ = _annex(Store(store), card, Month(2016, 3))
+    # DfE's rule 8600: the referral date must not be after the census year's end
+    assert quarantined.rows == (("cin-2016", "cin.xml", "8600", "1"),)
+    # a paper for a year the census does not close in does not list it
+    assert _annex(Store(store), card, Month(2017, 6))[0].rows == (("none", "", "", ""),)

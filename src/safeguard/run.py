@@ -20,7 +20,7 @@ from safeguard.periods import Month
 from safeguard.report.stage import write_report
 from safeguard.schema import Contract
 from safeguard.settings import Pipeline
-from safeguard.store import Store, recover_month_folders
+from safeguard.store import Store, is_return, recover_month_folders, window_of
 
 
 @dataclass
@@ -29,6 +29,15 @@ class RunOutcome:
     month: str | None = None
     outputs: list[dict[str, str]] = field(default_factory=list)
     cleaned: list[str] = field(default_factory=list)
+
+
+def latest_month(extracts: dict[str, Any]) -> Month:
+    """The month a run reports by default: the latest monthly extract's; for a store holding
+    statutory returns alone, the last month they cover."""
+    monthly = [key for key in extracts if not is_return(key)]
+    if monthly:
+        return Month.parse(max(monthly))
+    return max(window_of(key, entry)[1] for key, entry in extracts.items())
 
 
 def pending_extracts(raw: Path, store: Store, contract: Contract) -> list[tuple[Month, Path]]:
@@ -132,11 +141,11 @@ def run_month(
                     f"file-level error(s), {report.issues.height} problem(s)); run "
                     f"'safeguard validate {folder}' to see them. Nothing was written."
                 )
-        extracts = sorted(store.manifest().get("extracts", {}))
+        extracts = store.manifest().get("extracts", {})
         if month is None:
             if not extracts:
                 raise DataError(f"no extract in {pipeline.raw_dir} or the store: nothing to report")
-            month = Month.parse(extracts[-1])
+            month = latest_month(extracts)
         outcome.month = str(month)
         if progress is not None:
             progress(f"writing the paper for {month}", len(pending) + 1, len(pending) + 1)

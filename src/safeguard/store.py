@@ -200,6 +200,15 @@ def rank(key: str) -> tuple[int, str]:
     return (0 if is_return(key) else 1, key)
 
 
+def window_of(key: str, entry: dict[str, Any]) -> tuple[Month, Month]:
+    """The first and last months an extract or return in the manifest covers."""
+    window = entry.get("window")
+    if window:
+        return Month.parse(window["first"]), Month.parse(window["last"])
+    last = Month.parse(key)  # a store written before windows were recorded: monthly extracts
+    return last.shift(-23), last
+
+
 _RETURN = ~pl.col(EXTRACT).str.contains(r"^\d{4}-\d{2}$")
 _ORDER = (
     pl.when(_RETURN).then(pl.lit("0") + pl.col(EXTRACT)).otherwise(pl.lit("1") + pl.col(EXTRACT))
@@ -554,11 +563,7 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
             return []
         extracts: dict[str, Any] = store.manifest()["extracts"]
 
-        def last(key: str) -> str:
-            window = extracts[key].get("window")
-            return str(window["last"]) if window else key
-
-        gone = sorted(key for key in extracts if last(key) < before)
+        gone = sorted(key for key in extracts if str(window_of(key, extracts[key])[1]) < before)
         if not gone:
             return []
         kept = {key: info for key, info in extracts.items() if key not in gone}

@@ -19,7 +19,7 @@ from safeguard.calendar import WorkingCalendar
 from safeguard.indicators.catalogue import Authority, Catalogue, Indicator, Unit
 from safeguard.indicators.rules import HISTORY, RULES, Context, NotAvailable
 from safeguard.periods import Month
-from safeguard.store import Store, is_return
+from safeguard.store import Store, is_return, window_of
 
 OK, NOT_APPLICABLE, NOT_AVAILABLE = "ok", "not applicable", "not available"
 
@@ -43,18 +43,10 @@ def calendar_for_months(months: list[date], authority: Authority) -> WorkingCale
 
 def coverage(store: Store) -> tuple[date | None, date | None]:
     """The first day any extract's or return's window reaches, and the last one's month end."""
-    windows = [_window(key, entry) for key, entry in store.manifest().get("extracts", {}).items()]
+    windows = [window_of(key, entry) for key, entry in store.manifest().get("extracts", {}).items()]
     if not windows:
         return None, None
     return min(w[0] for w in windows).first_day, max(w[1] for w in windows).last_day
-
-
-def _window(key: str, entry: dict[str, Any]) -> tuple[Month, Month]:
-    window = entry.get("window")
-    if window:
-        return Month.parse(window["first"]), Month.parse(window["last"])
-    last = Month.parse(key)  # a store written before windows were recorded: monthly extracts
-    return last.shift(-23), last
 
 
 def covered_months(manifest: dict[str, Any], table: str, columns: tuple[str, ...]) -> set[date]:
@@ -65,7 +57,7 @@ def covered_months(manifest: dict[str, Any], table: str, columns: tuple[str, ...
         held = entry.get("files", {}).get(table)
         if held is None or not set(columns) <= set(held.get("columns_present", [])):
             continue
-        first, last = _window(key, entry)
+        first, last = window_of(key, entry)
         month = first
         while month <= last:
             months.add(month.first_day)

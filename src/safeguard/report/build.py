@@ -16,7 +16,7 @@ from safeguard.periods import Month
 from safeguard.report.commentary import fmt, positives_and_challenges, sentence, year_label
 from safeguard.report.model import Chart, Footnote, ReportModel, ScoreRow, Section, Table
 from safeguard.report.narrative import SECTIONS, Narrative, paragraphs
-from safeguard.store import Store
+from safeguard.store import Store, window_of
 
 TITLE = "Children's safeguarding performance data"
 CHART_MONTHS = 24
@@ -118,8 +118,10 @@ def _annex(store: Store, card: pl.DataFrame, month: Month) -> list[Table]:
     available, for the extracts of the year to the month."""
     manifest = store.manifest()
     generation = store.generation
-    first = str(month.shift(-11))
-    months = [m for m in manifest.get("extracts", {}) if first <= m <= str(month)]
+    first = month.shift(-11)
+    extracts = manifest.get("extracts", {})
+    # the extracts closing in the year to the month, and the returns whose year ends in it
+    months = [key for key in extracts if first <= window_of(key, extracts[key])[1] <= month]
     quarantine: list[tuple[str, ...]] = []
     revised: list[tuple[str, ...]] = []
     for extract in sorted(months):
