@@ -16,10 +16,12 @@ from click.testing import CliRunner
 from safeguard.cli import cli
 from safeguard.indicators.catalogue import load_authority, load_catalogue
 from safeguard.indicators.engine import compute
-from safeguard.ingest.sources import detect
+from safeguard.ingest.sources import FORMATS, detect
+from safeguard.ingest.sources.base import SourceMapping, load_mapping, mapping_problems
 from safeguard.periods import Month
 from safeguard.report.build import _annex
 from safeguard.run import latest_month
+from safeguard.schema import Contract
 from safeguard.store import Store
 from tests.conftest import EXAMPLES, PIPELINES, SHARED, WriteExtract
 from tests.test_source_cin import FULL_CHILD, HEAD
@@ -402,3 +404,30 @@ def test_the_data_quality_annex_lists_a_returns_quarantined_rows(
     assert quarantined.rows == (("cin-2016", "cin.xml", "8600", "1"),)
     # a paper for a year the census does not close in does not list it
     assert _annex(Store(store), card, Month(2017, 6))[0].rows == (("none", "", "", ""),)
+
+
+def test_check_config_finds_a_mapping_that_does_not_fit_the_contract(contract: Contract) -> None:
+    for name in FORMATS:  # the project's own mappings fit
+        assert mapping_problems(load_mapping(PIPELINES, name), contract) == []
+    wrong = SourceMapping.model_validate(
+        {
+            "format": "cin-xml",
+            "description": "a mapping with three mistakes",
+            "tables": {
+                "referrals": {
+                    "source": "Child/CINdetails",
+                    "id": {"prefix": "x", "parts": ["cine_person_id", "cine_referral_date"]},
+                    "natural_key": ["cine_referral_date"],
+                    "columns": {"cine_person_id": {"source": "LAchildID"}, "cine_colour": {}},
+                },
+                "visits": {"source": "Child/Visits", "columns": {}},
+            },
+        }
+    )
+    assert mapping_problems(wrong, contract) == [
+        "cin-xml: referrals has no column cine_colour",
+        "cin-xml: referrals's id is made from cine_referral_date, which the mapping does not fill",
+        "cin-xml: referrals's natural key ['cine_referral_date'] is not the contract's "
+        "['cine_person_id', 'cine_referral_date']",
+        "cin-xml: visits is not a table of the contract",
+    ]

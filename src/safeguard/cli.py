@@ -1097,6 +1097,8 @@ def check_config(ctx: click.Context) -> None:
     """
     import tempfile
 
+    from safeguard.ingest.sources import FORMATS
+    from safeguard.ingest.sources.base import load_mapping, mapping_problems
     from safeguard.report.html import render_html
     from safeguard.report.pdf import render_pdf
     from safeguard.report.sample import sample_model
@@ -1105,6 +1107,13 @@ def check_config(ctx: click.Context) -> None:
     contract = load_contract(ctx.obj["pipelines"])
     catalogue, authority = _indicator_config(ctx)
     pipeline = _pipeline(ctx)
+    problems = [
+        problem
+        for name in FORMATS
+        for problem in mapping_problems(load_mapping(ctx.obj["pipelines"], name), contract)
+    ]
+    if problems:
+        raise ConfigError("pipelines/sources: " + "; ".join(problems))
     templates = ctx.obj["pipelines"].resolve().parent / "templates"
     with tempfile.TemporaryDirectory() as scratch:
         model = sample_model(3)
@@ -1115,7 +1124,8 @@ def check_config(ctx: click.Context) -> None:
         render_pdf(model, Path(scratch) / "p.pdf", template_dir=templates)
     click.echo(
         f"Configuration is valid: {len(contract.tables)} extract tables, "
-        f"{len(catalogue.indicators)} indicators, authority {authority.name}, "
+        f"{len(catalogue.indicators)} indicators, {len(FORMATS)} return mappings, "
+        f"authority {authority.name}, "
         f"pipeline writing {', '.join(pipeline.formats)} for a {pipeline.audience} audience; "
         "the HTML and PDF templates render."
     )

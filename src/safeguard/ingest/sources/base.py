@@ -22,7 +22,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from safeguard.periods import Month
-from safeguard.schema import load_model
+from safeguard.schema import Contract, load_model
 
 LINE = "_line"  # the source line (XML, CSV) or worksheet row (Excel) of each row
 
@@ -117,3 +117,34 @@ def record_ids(frame: pl.DataFrame, recipe: IdRecipe) -> pl.Series:
         for key in keys.unique().to_list()
     }
     return keys.replace_strict(mapping, return_dtype=pl.String)
+
+
+def mapping_problems(mapping: SourceMapping, contract: Contract) -> list[str]:
+    """What in a return's mapping does not fit the contract: tables and columns it does not
+    declare, id recipes naming columns not filled, a natural key other than the contract's."""
+    problems = []
+    for name, table_map in mapping.tables.items():
+        table = contract.tables.get(name)
+        if table is None:
+            problems.append(f"{mapping.format}: {name} is not a table of the contract")
+            continue
+        unknown = sorted(set(table_map.columns) - set(table.columns))
+        if unknown:
+            problems.append(f"{mapping.format}: {name} has no column {', '.join(unknown)}")
+        if table_map.id is not None:
+            missing = sorted(set(table_map.id.parts) - set(table_map.columns))
+            if missing:
+                problems.append(
+                    f"{mapping.format}: {name}'s id is made from {', '.join(missing)}, "
+                    "which the mapping does not fill"
+                )
+        # the contract's natural key, or the table's own id where the return has it (a child)
+        if table_map.natural_key and tuple(table_map.natural_key) not in (
+            table.natural_key,
+            (table.id,),
+        ):
+            problems.append(
+                f"{mapping.format}: {name}'s natural key {table_map.natural_key} is not the "
+                f"contract's {list(table.natural_key)}"
+            )
+    return problems
