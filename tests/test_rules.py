@@ -32,10 +32,11 @@ FILE_LEVEL = {
     "not-utf8",
 }  # fmt: skip
 WARNING_RULES = {"unknown-column", "unknown-file"}
-# Date-order checks the contract gives severity: warning, as (file, column, rule).
+# Row checks the contract gives severity: warning, as (file, column, rule).
 WARNING_CHECKS = {
     ("contacts.csv", "cont_decision_datetime", "date-order"),
     ("cp_visits.csv", "cppv_cp_visit_date", "date-order"),
+    ("cla_episodes.csv", "clae_cla_episode_ceased_date", "148"),
 }
 
 CONTACTS = "cont_contact_id,cont_person_id,cont_contact_date,cont_contact_outcome"
@@ -614,6 +615,26 @@ CASES = [
             """
         },
         [("cla_episodes.csv", 2, "clae_cla_episode_ceased_date", "356")],
+    ),
+    case(
+        # line 2: ended without a reason; line 3: a reason without an end date (903 rule 148,
+        # a warning: the row loads); line 4 open, line 5 closed with its reason: both fine.
+        # Where the reason column is not extracted at all (the 356 case above) nothing is
+        # judged.
+        "148-cla-episode-end-date-and-reason-together",
+        {
+            "cla_episodes": """
+                clae_cla_episode_id,clae_person_id,clae_cla_episode_start_date,clae_cla_episode_ceased_date,clae_cla_episode_ceased_reason
+                E1,P1,2015-10-01,2015-10-04,
+                E2,P1,2015-10-05,,E11
+                E3,P1,2015-10-06,,
+                E4,P1,2015-10-07,2015-10-08,E11
+            """
+        },
+        [
+            ("cla_episodes.csv", 2, "clae_cla_episode_ceased_date", "148"),
+            ("cla_episodes.csv", 3, "clae_cla_episode_ceased_date", "148"),
+        ],
     ),
     case(
         "date-order-s47-ended-before-start",

@@ -94,6 +94,16 @@ class DateOrder(_Strict):
     meaning: str
 
 
+class Together(_Strict):
+    """``columns`` are given together or all left blank (same row), e.g. an episode's end
+    date and its reason for ending (SSDA903 rule 148)."""
+
+    rule: str
+    columns: tuple[str, ...] = Field(min_length=2)
+    severity: Severity = Severity.ERROR
+    meaning: str
+
+
 class DateOrderAcross(_Strict):
     """``column`` must not be before ``not_before`` of the row of ``table`` that ``via`` names."""
 
@@ -116,6 +126,7 @@ class Table(_Strict):
     columns: dict[str, Column]
     date_order: tuple[DateOrder, ...] = ()
     date_order_across: tuple[DateOrderAcross, ...] = ()
+    together: tuple[Together, ...] = ()
     # the columns that name the same record wherever it comes from (the child and the date it
     # started): a monthly extract's row supersedes a statutory return's row with the same key
     natural_key: tuple[str, ...] = ()
@@ -123,7 +134,7 @@ class Table(_Strict):
     @model_validator(mode="after")
     def _names_exist(self) -> Table:
         names = set(self.columns)
-        wanted = [self.id, *self.natural_key]
+        wanted = [self.id, *self.natural_key, *(c for t in self.together for c in t.columns)]
         for order in self.date_order:
             wanted += [order.earlier, order.later]
         for across in self.date_order_across:

@@ -254,6 +254,34 @@ def _column_checks(
     return found
 
 
+def _together_checks(table: Table, present: set[str]) -> list[tuple[pl.Expr, Check]]:
+    """Columns given together or not at all; a rule whose columns were not all extracted is
+    not judged (a missing column is not a blank value)."""
+    found: list[tuple[pl.Expr, Check]] = []
+    for rule in table.together:
+        if not set(rule.columns) <= present:
+            continue
+        given = [pl.col(c).is_not_null() for c in rule.columns]
+        wrong = pl.any_horizontal(given) & ~pl.all_horizontal(given)
+        message = pl.concat_str(
+            pl.lit(f"{rule.meaning}: "),
+            pl.concat_str(
+                [pl.when(pl.col(c).is_null()).then(pl.lit(c)) for c in rule.columns],
+                separator=", ",
+                ignore_nulls=True,
+            ),
+            pl.lit(" blank while "),
+            pl.concat_str(
+                [pl.when(pl.col(c).is_not_null()).then(pl.lit(c)) for c in rule.columns],
+                separator=", ",
+                ignore_nulls=True,
+            ),
+            pl.lit(" given"),
+        )
+        found.append((wrong, Check("", rule.columns[0], rule.rule, rule.severity, message)))
+    return found
+
+
 def _order_checks(table: Table, present: set[str]) -> list[tuple[pl.Expr, Check]]:
     found: list[tuple[pl.Expr, Check]] = []
     for order in table.date_order:
@@ -400,6 +428,7 @@ def _plan(
             table, c, table.columns[c], contract, month.last_day, has_duplicates
         )
     pairs += _order_checks(table, set(present))
+    pairs += _together_checks(table, set(present))
     checks = [replace(check, flag=f"__f{i}") for i, (_, check) in enumerate(pairs)]
     lf = lf.with_columns(
         # a check on a blank value is false, never null: a null would drop the row from both
