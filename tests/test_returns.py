@@ -10,7 +10,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import xlsxwriter
 from click.testing import CliRunner
 
 from safeguard.cli import cli
@@ -24,6 +23,7 @@ from safeguard.run import latest_month
 from safeguard.schema import Contract
 from safeguard.store import Store
 from tests.conftest import EXAMPLES, PIPELINES, SHARED, WriteExtract
+from tests.test_source_annex_a import write_book
 from tests.test_source_cin import FULL_CHILD, HEAD
 from tests.test_source_cin import census as write_census
 
@@ -208,24 +208,16 @@ def test_coverage_holes_are_not_available_not_zero(
     # nothing else: the contacts count is available for those months; the share of contacts
     # that became referrals is not (Annex A records no outcome), and neither figure exists
     # for March 2015, before the workbook.
-    book = tmp_path / "annex_a.xlsx"
-    workbook = xlsxwriter.Workbook(str(book))
-    sheet = workbook.add_worksheet("List 1 - Contacts")
-    dates = workbook.add_format({"num_format": "dd/mm/yyyy"})
-    for col, heading in enumerate(
-        ["Child Unique ID", "Gender", "Date of Contact", "Contact Source"]
-    ):
-        sheet.write(0, col, heading)
-    rows = [
-        ("C1", "a) Male", date(2015, 4, 20), "a) 1A"),
-        ("C2", "b) Female", date(2015, 9, 3), "u) 10: Unknown"),
-    ]
-    for row, (ident, sex, when, source) in enumerate(rows, start=1):
-        sheet.write(row, 0, ident)
-        sheet.write(row, 1, sex)
-        sheet.write_datetime(row, 2, when, dates)
-        sheet.write(row, 3, source)
-    workbook.close()
+    book = write_book(
+        tmp_path / "annex_a.xlsx",
+        {
+            "List 1 - Contacts": [
+                ["Child Unique ID", "Gender", "Date of Contact", "Contact Source"],
+                ["C1", "a) Male", "20/04/2015", "a) 1A"],
+                ["C2", "b) Female", "03/09/2015", "u) 10: Unknown"],
+            ]
+        },
+    )
     store = tmp_path / "processed"
     code, out = ingest(runner, store, str(book), "--month", "2015-09")
     assert code == 0, out
@@ -281,16 +273,16 @@ def test_a_return_older_than_every_extract_fills_only_what_it_records(
     # extract, whose 24-month window starts November 2013. June 2013: the contacts count
     # comes from Annex A; the share that became referrals has no source for June 2013
     # (Annex A records no outcome), so it is not available - not 0%.
-    book = tmp_path / "annex_a.xlsx"
-    workbook = xlsxwriter.Workbook(str(book))
-    sheet = workbook.add_worksheet("List 1")
-    for col, heading in enumerate(["Child Unique ID", "Date of Contact"]):
-        sheet.write(0, col, heading)
-    sheet.write(1, 0, "P1")
-    sheet.write(1, 1, "15/06/2013")
-    sheet.write(2, 0, "P1")
-    sheet.write(2, 1, "01/04/2013")
-    workbook.close()
+    book = write_book(
+        tmp_path / "annex_a.xlsx",
+        {
+            "List 1": [
+                ["Child Unique ID", "Date of Contact"],
+                ["P1", "15/06/2013"],
+                ["P1", "01/04/2013"],
+            ]
+        },
+    )
     extract = write_extract(
         "2015-10",
         person="pers_person_id\nP1\n",
