@@ -63,13 +63,9 @@ TARGETS = [
 
 
 def _months() -> list[Any]:
-    from safeguard.periods import Month
+    from safeguard.periods import Month, months_between
 
-    first, last = Month.parse(FIRST), Month.parse(LAST)
-    months = [first]
-    while months[-1] < last:
-        months.append(months[-1].shift(1))
-    return months
+    return months_between(Month.parse(FIRST), Month.parse(LAST))
 
 
 def _measure(what: str, scale_dir: Path, target: Path) -> float:
@@ -99,13 +95,14 @@ def _measure(what: str, scale_dir: Path, target: Path) -> float:
         for path in files:
             table = contract.tables[contract.table_for_file(path.name) or ""]
             kinds = {name: column.type.value for name, column in table.columns.items()}
-            pl.scan_csv(path, infer_schema=False).with_columns(
+            scanned = pl.scan_csv(path, infer_schema=False)
+            scanned.with_columns(
                 pl.col(n).str.to_date(strict=False)
                 if kinds.get(n) == "date"
                 else pl.col(n).str.to_datetime(strict=False)
                 if kinds.get(n) == "datetime"
                 else pl.col(n)
-                for n in pl.scan_csv(path, infer_schema=False).collect_schema().names()
+                for n in scanned.collect_schema().names()
             ).collect()
     elif what == "history":
         for month in months[:-1]:
@@ -202,10 +199,10 @@ def _fresh_copy(source: Path | None, target: Path) -> None:
 
 
 def _generate(scale: float, scale_dir: Path) -> float | None:
-    marker = scale_dir / "raw" / "DEMOSHIRE.txt"
-    if marker.is_file() and (scale_dir / "raw" / LAST).is_dir():
+    from safeguard.demo.generate import MARKER, generate
+
+    if (scale_dir / "raw" / MARKER).is_file() and (scale_dir / "raw" / LAST).is_dir():
         return None
-    from safeguard.demo.generate import generate
     from safeguard.periods import Month
     from safeguard.schema import load_contract
 

@@ -423,3 +423,9 @@ def test_check_config_finds_a_mapping_that_does_not_fit_the_contract(contract: C
         "['cine_person_id', 'cine_referral_date']",
         "cin-xml: visits is not a table of the contract",
     ]
+
+
+def test_the_ingest_format_choices_are_the_readers() -> None:
+    # the command names the formats without importing the readers at start-up: keep in step
+    option = next(p for p in cli.commands["ingest"].params if p.name == "format_name")
+    assert list(option.type.choices) == ["auto", "extract", *FORMATS]  # type: ignore[attr-defined]

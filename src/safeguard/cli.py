@@ -295,16 +295,7 @@ def validate(
     format_name = detect(path)
     if format_name is not None:  # a statutory return: checked as ingest would, nothing written
         _ingest_return(
-            ctx,
-            path,
-            format_name,
-            month,
-            Path(os.devnull),
-            strict,
-            max_quarantine,
-            report_json,
-            report_csv,
-            write=False,
+            ctx, path, format_name, month, None, strict, max_quarantine, report_json, report_csv
         )
         return
     if path.is_file():
@@ -437,16 +428,14 @@ def _ingest_return(
     path: Path,
     format_name: str,
     month: Month | None,
-    processed_dir: Path,
+    processed_dir: Path | None,
     strict: bool,
     max_quarantine: float,
     report_json: Path | None,
     report_csv: Path | None,
-    *,
-    write: bool = True,
 ) -> None:
-    """Load (or with ``write=False`` only check) each collection year of a return; exit 1
-    when any year is, or would be, refused."""
+    """Load (or, with no ``processed_dir``, only check) each collection year of a return;
+    exit 1 when any year is, or would be, refused."""
     from safeguard.console import console, show_report
     from safeguard.ingest.stage import ingest_return
 
@@ -460,7 +449,6 @@ def _ingest_return(
         month=month,
         strict=strict,
         max_quarantine=max_quarantine,
-        write=write,
     )
     refused = []
     for one in done:
@@ -468,11 +456,11 @@ def _ingest_return(
         show_report(report, contract, console())
         if len(done) == 1:
             report.write(report_json, report_csv)
-        if one.outcome.action == "refused" or (not write and not report.passes(strict=strict)):
+        if one.outcome.action == "refused":
             refused.append(one.label)
             click.echo(_verdict(report, strict, dry_run=False))
             continue
-        if not write:
+        if one.outcome.action == "checked":
             click.echo(f"{one.label}: " + _verdict(report, strict, dry_run=True))
             continue
         rows = sum(t.loaded for t in report.tables.values())
@@ -488,7 +476,7 @@ def _ingest_return(
     if refused:
         raise DataError(
             f"{', '.join(refused)}: refused; nothing of it was written"
-            if write
+            if processed_dir is not None
             else f"{', '.join(refused)}: ingest would refuse it"
         )
 

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+MONTH_PATTERN = r"^(\d{4})-(\d{2})$"  # how a month is written, e.g. a monthly extract's key
+_MONTH = re.compile(MONTH_PATTERN)
 
 
 @dataclass(frozen=True, order=True)
@@ -45,3 +46,9 @@ class Month:
     def shift(self, months: int) -> Month:
         index = self.year * 12 + (self.month - 1) + months
         return Month(index // 12, index % 12 + 1)
+
+
+def months_between(first: Month, last: Month) -> list[Month]:
+    """Every month from ``first`` to ``last``, both included (none when ``last`` is earlier)."""
+    count = (last.year - first.year) * 12 + last.month - first.month + 1
+    return [first.shift(i) for i in range(count)]

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -35,7 +36,7 @@ from filelock import FileLock, Timeout
 
 from safeguard.errors import ConfigError, DataError, LockedError
 from safeguard.ingest.validate import ExtractResult
-from safeguard.periods import Month
+from safeguard.periods import MONTH_PATTERN, Month
 from safeguard.schema import ColumnType, Contract, Table
 
 CURRENT = "CURRENT"
@@ -189,8 +190,9 @@ def _checksums(result: ExtractResult) -> dict[str, str]:
 
 
 def is_return(key: str) -> bool:
-    """A statutory return (``cin-2022``, ``ssda903-2020``...) rather than a monthly extract."""
-    return not (len(key) == 7 and key[:4].isdigit() and key[4] == "-" and key[5:].isdigit())
+    """A statutory return (``cin-2022``, ``ssda903-2020``...) rather than a monthly extract,
+    whose key is its month."""
+    return re.match(MONTH_PATTERN, key) is None
 
 
 def rank(key: str) -> tuple[int, str]:
@@ -209,10 +211,15 @@ def window_of(key: str, entry: dict[str, Any]) -> tuple[Month, Month]:
     return last.shift(-23), last
 
 
-_RETURN = ~pl.col(EXTRACT).str.contains(r"^\d{4}-\d{2}$")
+_RETURN = ~pl.col(EXTRACT).str.contains(MONTH_PATTERN)  # is_return, as an expression
 _ORDER = (
     pl.when(_RETURN).then(pl.lit("0") + pl.col(EXTRACT)).otherwise(pl.lit("1") + pl.col(EXTRACT))
 )
+
+
+def _version_parts(folder: Path) -> list[Path]:
+    """A table's version files, lowest precedence first (``rank``)."""
+    return sorted(folder.glob("*.parquet"), key=lambda p: rank(p.stem)) if folder.is_dir() else []
 
 
 def _natural_key(table: Table) -> list[pl.Expr]:
@@ -562,7 +569,6 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
         if live is None:
             return []
         extracts: dict[str, Any] = store.manifest()["extracts"]
-
         gone = sorted(key for key in extracts if str(window_of(key, extracts[key])[1]) < before)
         if not gone:
             return []
@@ -583,11 +589,7 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
             tables: dict[str, Any] = {}
             for name in sorted(contract.tables):
                 folder = tmp / "versions" / name
-                parts = (
-                    sorted(folder.glob("*.parquet"), key=lambda p: rank(p.stem))
-                    if folder.is_dir()
-                    else []
-                )
+                parts = _version_parts(folder)
                 if not parts:
                     continue
                 rows, stats_frame = _current_view(
@@ -687,11 +689,7 @@ def _build_generation(
     }
     for name in affected:
         version_dir = tmp / "versions" / name
-        parts = (
-            sorted(version_dir.glob("*.parquet"), key=lambda p: rank(p.stem))
-            if version_dir.is_dir()
-            else []
-        )
+        parts = _version_parts(version_dir)
         if not parts:  # the only extract that held this table no longer does
             continue
         target = tmp / "tables" / f"{name}.parquet"

@@ -27,7 +27,7 @@ from safeguard.demo.staff import (
 )
 from safeguard.errors import ConfigError
 from safeguard.indicators.catalogue import Authority
-from safeguard.periods import Month
+from safeguard.periods import Month, months_between
 from safeguard.schema import Contract
 
 FIRST_MONTH = Month(2013, 4)
@@ -127,11 +127,6 @@ def simulate(seed: int, span: Span) -> World:
     workforce = simulate_workforce(streams[5], span, cal)
     people = pl.concat([journeys.people.frame, cla_people.frame], how="diagonal_relaxed")
     return World(truths, people, workforce)
-
-
-def months_between(first: Month, last: Month) -> list[Month]:
-    count = (last.year - first.year) * 12 + last.month - first.month + 1
-    return [first.shift(i) for i in range(count)]
 
 
 MARKER = "DEMOSHIRE.txt"

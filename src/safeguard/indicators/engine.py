@@ -18,7 +18,7 @@ import polars as pl
 from safeguard.calendar import WorkingCalendar
 from safeguard.indicators.catalogue import Authority, Catalogue, Indicator, Unit
 from safeguard.indicators.rules import HISTORY, RULES, Context, NotAvailable
-from safeguard.periods import Month
+from safeguard.periods import Month, months_between
 from safeguard.store import Store, is_return, window_of
 
 OK, NOT_APPLICABLE, NOT_AVAILABLE = "ok", "not applicable", "not available"
@@ -41,9 +41,9 @@ def calendar_for_months(months: list[date], authority: Authority) -> WorkingCale
     return WorkingCalendar(months[0].year - 3, months[-1].year + 1, authority.closures)
 
 
-def coverage(store: Store) -> tuple[date | None, date | None]:
+def coverage(manifest: dict[str, Any]) -> tuple[date | None, date | None]:
     """The first day any extract's or return's window reaches, and the last one's month end."""
-    windows = [window_of(key, entry) for key, entry in store.manifest().get("extracts", {}).items()]
+    windows = [window_of(key, entry) for key, entry in manifest.get("extracts", {}).items()]
     if not windows:
         return None, None
     return min(w[0] for w in windows).first_day, max(w[1] for w in windows).last_day
@@ -57,11 +57,7 @@ def covered_months(manifest: dict[str, Any], table: str, columns: tuple[str, ...
         held = entry.get("files", {}).get(table)
         if held is None or not set(columns) <= set(held.get("columns_present", [])):
             continue
-        first, last = window_of(key, entry)
-        month = first
-        while month <= last:
-            months.add(month.first_day)
-            month = month.shift(1)
+        months.update(m.first_day for m in months_between(*window_of(key, entry)))
     return months
 
 
@@ -97,9 +93,13 @@ def population_for(month: date, authority: Authority) -> int | None:
 
 
 def context_for(
-    store: Store, indicator: Indicator, months: list[date], cal: WorkingCalendar
+    store: Store,
+    indicator: Indicator,
+    months: list[date],
+    cal: WorkingCalendar,
+    manifest: dict[str, Any] | None = None,
 ) -> Context:
-    return Context(store, months, cal, parameters=dict(indicator.parameters))
+    return Context(store, months, cal, parameters=dict(indicator.parameters), _manifest=manifest)
 
 
 def compute(
@@ -112,22 +112,23 @@ def compute(
     """Every indicator (or those named in ``only``) for ``catalogue.months`` months to ``month``."""
     months = month_list(month, catalogue.months)
     cal = calendar_for_months(months, authority)
-    first_covered, last_covered = coverage(store)
+    manifest = store.manifest()  # read once for every rule
+    first_covered, last_covered = coverage(manifest)
+    has_returns = any(is_return(key) for key in manifest.get("extracts", {}))
     plans: dict[str, pl.LazyFrame] = {}
     unavailable: dict[str, str] = {}
     gaps: dict[str, dict[date, str]] = {}
     holes: dict[str, Callable[[date, int], str | None]] = {}
-    manifest = store.manifest()
     for name, indicator in catalogue.indicators.items():
         if only is not None and name not in only:
             continue
-        ctx = context_for(store, indicator, months, cal)
+        ctx = context_for(store, indicator, months, cal, manifest)
         try:
             plans[name] = RULES[indicator.rule](ctx)
         except NotAvailable as missing:
             unavailable[name] = missing.reason
         gaps[name] = ctx.unavailable
-        if any(is_return(key) for key in manifest.get("extracts", {})):
+        if has_returns:
             holes[name] = _gap(manifest, ctx.needs)
     collected = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
 

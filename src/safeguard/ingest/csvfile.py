@@ -53,6 +53,12 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_of_file(path: Path) -> str:
+    """``sha256_of`` the file's bytes, read in chunks: a large return is never held whole."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def _decode(data: bytes, encoding: str | None) -> bytes:
     """Return UTF-8 bytes without a byte-order mark, or raise ``FileProblem``."""
     if encoding is not None and encoding.replace("-", "").replace("_", "").lower() not in (
@@ -180,7 +186,7 @@ def _read_plain(data: bytes) -> RawCsv | None:
     if b'"' in data or b"\n" not in data or data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None
     _sniff_binary(data)
-    digest = sha256_of(data)
+    whole = data  # the checksum is of the file as it is, byte-order mark included
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
     header_end = data.index(b"\n")
@@ -217,7 +223,7 @@ def _read_plain(data: bytes) -> RawCsv | None:
         raise FileProblem("header-only", "has a header but no rows")
     if blank_lines:
         frame = frame.filter(~blank)
-    return RawCsv(header=header, frame=frame, sha256=digest, blank_lines=blank_lines)
+    return RawCsv(header=header, frame=frame, sha256=sha256_of(whole), blank_lines=blank_lines)
 
 
 def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Callable
 
 import polars as pl
 
@@ -41,14 +42,15 @@ def _mapping(values: pl.Series, key: bytes) -> dict[str, str]:
     }
 
 
-def _replace(frame: pl.DataFrame, columns: list[str], key: bytes) -> pl.DataFrame:
+def _replace(
+    frame: pl.DataFrame, columns: list[str], mapping: Callable[[pl.Series], dict[str, str]]
+) -> pl.DataFrame:
+    """``columns`` of ``frame`` with each value ``mapping`` gives a replacement for replaced
+    (the mapping is built from the column's own distinct values)."""
     present = [c for c in columns if c in frame.columns]
     if not present:
         return frame
-    return frame.with_columns(
-        pl.col(c).replace_strict(_mapping(frame[c], key), default=None, return_dtype=pl.String)
-        for c in present
-    )
+    return frame.with_columns(pl.col(c).replace(mapping(frame[c])) for c in present)
 
 
 def pseudonymise(result: ExtractResult, contract: Contract, key: bytes) -> ExtractResult:
@@ -58,8 +60,8 @@ def pseudonymise(result: ExtractResult, contract: Contract, key: bytes) -> Extra
         columns = [c for c, spec in contract.tables[name].columns.items() if spec.person_id]
         tables[name] = TableResult(
             table.outcome,
-            _replace(table.loaded, columns, key),
-            _replace(table.quarantine, columns, key),
+            _replace(table.loaded, columns, lambda values: _mapping(values, key)),
+            _replace(table.quarantine, columns, lambda values: _mapping(values, key)),
             table.issues,
         )
     person_columns = sorted(
@@ -97,6 +99,10 @@ def pseudonymise_derived_ids(
     unkeyed): with a pseudonym key they are re-made under the key, so they reveal nothing a
     list of child ids could confirm. The prefix (``cin-referral``) is kept, and every column
     linking to such a record is mapped the same way, so links hold."""
+
+    def derived(values: pl.Series) -> dict[str, str]:
+        return _derived_mapping(values, key)
+
     tables = {}
     for name, table in result.tables.items():
         columns = [
@@ -104,18 +110,11 @@ def pseudonymise_derived_ids(
             for c, spec in contract.tables[name].columns.items()
             if spec.type is ColumnType.ID and not spec.person_id
         ]
-
-        def keyed(frame: pl.DataFrame, columns: list[str] = columns) -> pl.DataFrame:
-            present = [c for c in columns if c in frame.columns]
-            return frame.with_columns(
-                pl.col(c).replace(_derived_mapping(frame[c], key)) for c in present
-            )
-
         tables[name] = TableResult(
-            table.outcome, keyed(table.loaded), keyed(table.quarantine), table.issues
+            table.outcome,
+            _replace(table.loaded, columns, derived),
+            _replace(table.quarantine, columns, derived),
+            table.issues,
         )
-    issues = result.report.issues
-    result.report.issues = issues.with_columns(
-        pl.col("value").replace(_derived_mapping(issues["value"], key))
-    )
+    result.report.issues = _replace(result.report.issues, ["value"], derived)
     return ExtractResult(result.report, tables)

@@ -14,10 +14,15 @@ from safeguard.ingest.pseudonym import (
     pseudonymise,
     pseudonymise_derived_ids,
 )
-from safeguard.ingest.report import ValidationReport, file_issue, issues_frame
+from safeguard.ingest.report import ValidationReport, issues_frame
 from safeguard.ingest.sources import read_return
 from safeguard.ingest.sources.base import Converted, SourceMapping, load_mapping
-from safeguard.ingest.validate import ExtractResult, validate_extract, validate_tables
+from safeguard.ingest.validate import (
+    ExtractResult,
+    problem_issue,
+    validate_extract,
+    validate_tables,
+)
 from safeguard.periods import Month
 from safeguard.schema import Contract, Severity
 from safeguard.store import Source, merge_extract
@@ -106,13 +111,7 @@ class ReturnOutcome:
 
 def _refused_return(path: Path, format_name: str, problem: FileProblem) -> ReturnOutcome:
     """A return that could not be read at all, as a report with its one file-level error."""
-    issue = file_issue(
-        path.name,
-        problem.rule,
-        f"{path.name} {problem.message}",
-        line=problem.line,
-        value=problem.value,
-    )
+    issue = problem_issue(path.name, problem)
     report = ValidationReport(
         extract=path.name,
         month=Month(1900, 1),
@@ -157,31 +156,32 @@ def validate_converted(
 def ingest_return(
     path: Path,
     contract: Contract,
-    processed: Path,
+    processed: Path | None,
     pipelines: Path,
     *,
     format_name: str,
     month: Month | None = None,
     strict: bool = False,
     max_quarantine: float = 0.01,
-    write: bool = True,
 ) -> list[ReturnOutcome]:
-    """Read a statutory return, validate each collection year in it as an extract and (with
-    ``write``) merge each that passes into the store, keyed by its name (``cin-2022``)."""
+    """Read a statutory return and validate each collection year in it as an extract; each
+    that passes is merged into the store at ``processed``, keyed by its name (``cin-2022``).
+    With ``processed`` None nothing is written: the action says "checked" or "refused"."""
+    mapping = load_mapping(pipelines, format_name)
     try:
-        converted = read_return(path, format_name, pipelines, month=month)
+        converted = read_return(path, mapping, month=month)
     except FileProblem as problem:
         log.info("ingest %s: refused, %s", format_name, problem.rule)
         return [_refused_return(path, format_name, problem)]
-    mapping = load_mapping(pipelines, format_name)
     key = key_from_environment()
     done = []
     for one in converted:
         result = validate_converted(one, contract, mapping, max_quarantine=max_quarantine)
         report = result.report
-        _log_report(f"{'ingest' if write else 'validate'} {one.label}", report)
-        action, generation = "refused", None
-        if write and report.passes(strict=strict):
+        _log_report(f"{'validate' if processed is None else 'ingest'} {one.label}", report)
+        passes = report.passes(strict=strict)
+        action, generation = ("checked" if passes else "refused"), None
+        if passes and processed is not None:
             if key is not None:
                 result = pseudonymise(result, contract, key)
                 result = pseudonymise_derived_ids(result, contract, key)
@@ -194,8 +194,6 @@ def ingest_return(
                 not_loaded=one.not_loaded,
             )
             action, generation = merged.action, merged.generation
-        elif not write:
-            action = "checked"
         done.append(
             ReturnOutcome(
                 one.label,

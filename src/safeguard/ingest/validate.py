@@ -446,12 +446,13 @@ def _cross_checks(
     frames: dict[str, pl.DataFrame],
     contract: Contract,
     not_run: list[str],
-    id_sets: dict[str, pl.Series] | None = None,
+    id_sets: dict[str, pl.Series],
 ) -> tuple[pl.LazyFrame, list[Check]]:
     """Checks that need another table of the same extract, when that table is present.
 
     A check that cannot run because its other table is absent (or refused) is named in
-    ``not_run``, so the report says so rather than looking like a pass.
+    ``not_run``, so the report says so rather than looking like a pass. ``id_sets`` holds the
+    ids of each referenced table, shared across the extract's tables.
     """
     table = planned.table
     frame = frames[planned.name]
@@ -474,8 +475,7 @@ def _cross_checks(
             skipped(f"{cname} reference-not-found", target)
             continue
         other = contract.tables[target]
-        # the referenced ids, found once per table however many tables refer to it
-        id_sets = {} if id_sets is None else id_sets
+        # the referenced ids, found once per extract however many tables refer to them
         if target not in id_sets:
             id_sets[target] = frames[target].get_column(other.id).drop_nulls().unique()
         # the values that refer to nothing, by a join of the distinct values (fast: the hash
@@ -684,28 +684,13 @@ def validate_extract(
     readable: dict[str, tuple[str, RawCsv, dict[str, int]]] = {}
     shas: dict[str, str] = {}
     for name, path in paths.items():
-        table = contract.tables[name]
         try:
             raw = read_csv_file(path, encoding)
         except FileProblem as problem:
-            problems.append(
-                file_issue(
-                    path.name,
-                    problem.rule,
-                    f"{path.name} {problem.message}",
-                    line=problem.line,
-                    value=problem.value,
-                )
-            )
+            problems.append(problem_issue(path.name, problem))
             continue
         shas[name] = raw.sha256
-        positions, header_problems = _map_header(name, table, raw)
-        for issue in header_problems:
-            issue["file"] = path.name
-        problems += header_problems
-        if any(p["severity"] == "error" for p in header_problems):
-            continue
-        readable[name] = (path.name, raw, positions)
+        _admit(name, path.name, raw, contract, problems, readable)
 
     files = {name: path.name for name, path in paths.items()}
     return _validate(
@@ -720,6 +705,31 @@ def validate_extract(
         missing_tables=[] if folder.is_file() else sorted(set(contract.tables) - set(paths)),
         encoding=encoding,
     )
+
+
+def problem_issue(file: str, problem: FileProblem) -> dict[str, Any]:
+    """A file-level problem as a row of the report."""
+    return file_issue(
+        file, problem.rule, f"{file} {problem.message}", line=problem.line, value=problem.value
+    )
+
+
+def _admit(
+    name: str,
+    file: str,
+    raw: RawCsv,
+    contract: Contract,
+    problems: list[dict[str, Any]],
+    readable: dict[str, tuple[str, RawCsv, dict[str, int]]],
+) -> None:
+    """Map a table's header to the contract: its problems join ``problems``, and the table
+    joins ``readable`` unless one of them is an error."""
+    positions, header_problems = _map_header(name, contract.tables[name], raw)
+    for issue in header_problems:
+        issue["file"] = file
+    problems += header_problems
+    if not any(p["severity"] == "error" for p in header_problems):
+        readable[name] = (file, raw, positions)
 
 
 def _validate(
@@ -802,12 +812,7 @@ def validate_tables(
             sha256=sha,
             blank_lines=0,
         )
-        positions, header_problems = _map_header(name, contract.tables[name], raw)
-        for issue in header_problems:
-            issue["file"] = file
-        problems += header_problems
-        if not any(p["severity"] == "error" for p in header_problems):
-            readable[name] = (file, raw, positions)
+        _admit(name, file, raw, contract, problems, readable)
     return _validate(
         readable,
         problems,

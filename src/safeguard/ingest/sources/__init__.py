@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from safeguard.ingest.sources import annex_a, cin_xml, ssda903
-from safeguard.ingest.sources.base import Converted, load_mapping
+from safeguard.ingest.sources.base import Converted, SourceMapping
 from safeguard.periods import Month
 
 READERS: dict[str, ModuleType] = {m.FORMAT: m for m in (cin_xml, ssda903, annex_a)}
@@ -27,9 +27,8 @@ def detect(path: Path) -> str | None:
 
 
 def read_return(
-    path: Path, format_name: str, pipelines: Path, *, month: Month | None = None
+    path: Path, mapping: SourceMapping, *, month: Month | None = None
 ) -> list[Converted]:
     """Read a return with its declared mapping; ``FileProblem`` when it cannot be used."""
-    mapping = load_mapping(pipelines, format_name)
-    converted: list[Converted] = READERS[format_name].read(path, mapping, month=month)
+    converted: list[Converted] = READERS[mapping.format].read(path, mapping, month=month)
     return converted

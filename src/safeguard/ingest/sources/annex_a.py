@@ -16,7 +16,6 @@ validator to report against its sheet and row.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 import warnings
@@ -32,6 +31,7 @@ import openpyxl
 import polars as pl
 
 from safeguard.errors import ConfigError
+from safeguard.ingest.csvfile import sha256_of_file
 from safeguard.ingest.report import file_issue
 from safeguard.ingest.sources.base import (
     LINE,
@@ -690,11 +690,6 @@ def _period(
 # --- the reader --------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def _refused(
     path: Path, rule: str, message: str, checksums: dict[str, str], month: Month | None
 ) -> list[Converted]:
@@ -743,7 +738,7 @@ def read(path: Path, mapping: SourceMapping, *, month: Month | None = None) -> l
     """Read one Annex A workbook: one ``Converted`` (a workbook is one return)."""
     plan = _Plan.of(mapping)
     try:
-        checksums = {path.name: _sha256(path)}
+        checksums = {path.name: sha256_of_file(path)}
         with path.open("rb") as handle:
             magic = handle.read(8)
     except OSError as exc:

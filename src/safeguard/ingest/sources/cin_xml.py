@@ -17,7 +17,6 @@ argument of ``read`` is ignored.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import lxml.etree as etree
 import polars as pl
 
 from safeguard.errors import ConfigError
-from safeguard.ingest.csvfile import FileProblem
+from safeguard.ingest.csvfile import FileProblem, sha256_of_file
 from safeguard.ingest.report import file_issue
 from safeguard.ingest.sources.base import (
     LINE,
@@ -94,7 +93,7 @@ def read(path: Path, mapping: SourceMapping, *, month: Month | None = None) -> l
     del month
     plan = _Plan.of(mapping)
     _refuse_declarations(path)
-    checksum = _sha256_file(path)
+    checksum = sha256_of_file(path)
     collector = _Collector(plan)
     with path.open("rb") as handle:
         try:
@@ -138,16 +137,6 @@ def _refuse_declarations(path: Path) -> None:
             "is refused unread",
             line=line,
         )
-
-
-def _sha256_file(path: Path) -> str:
-    """sha256 hex of the file's bytes (the same as ``csvfile.sha256_of(path.read_bytes())``),
-    read in chunks so a large return is never held in memory whole."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- the mapping, compiled ------------------------------------------------------------------
