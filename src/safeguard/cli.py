@@ -11,8 +11,9 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -43,13 +44,25 @@ class MonthType(click.ParamType):  # type: ignore[type-arg]
 
 
 MONTH = MonthType()
-PROCESSED_DIR = click.option(
-    "--processed-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("data/processed"),
-    envvar="SAFEGUARD_PROCESSED_DIR",
-    show_envvar=True,
-    help="The processed store.",
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _folder(flag: str, variable: str, default: Path | None, text: str) -> Callable[[F], F]:
+    """A folder option, also settable by the environment variable ``SAFEGUARD_<variable>``."""
+    return click.option(
+        flag,
+        type=click.Path(path_type=Path, file_okay=False),
+        default=default,
+        envvar=f"SAFEGUARD_{variable}",
+        show_envvar=True,
+        help=text,
+    )
+
+
+PROCESSED_DIR = _folder(
+    "--processed-dir", "PROCESSED_DIR", Path("data/processed"), "The processed store."
 )
 
 
@@ -338,14 +351,7 @@ def _verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> s
     help="What PATH is: a monthly extract folder, a CIN census XML file, a folder of SSDA903 "
     "tables or an Annex A workbook; auto decides by the content.",
 )
-@click.option(
-    "--raw-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("data/raw"),
-    envvar="SAFEGUARD_RAW_DIR",
-    show_envvar=True,
-    help="Where extract folders named YYYY-MM arrive.",
-)
+@_folder("--raw-dir", "RAW_DIR", Path("data/raw"), "Where extract folders named YYYY-MM arrive.")
 @PROCESSED_DIR
 @click.pass_context
 def ingest(
@@ -525,23 +531,11 @@ def status(processed_dir: Path) -> None:
     default=None,
     help="Write this many months ending at --end (instead of --start).",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("data/raw"),
-    envvar="SAFEGUARD_RAW_DIR",
-    show_envvar=True,
-    help="Where the extract folders are written.",
-)
+@_folder("--out", "RAW_DIR", Path("data/raw"), "Where the extract folders are written.")
 @PROCESSED_DIR
 @click.option("--ingest/--no-ingest", default=True, help="Ingest the extracts after writing.")
-@click.option(
-    "--reports-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("reports"),
-    envvar="SAFEGUARD_REPORTS_DIR",
-    show_envvar=True,
-    help="Where the month's committee paper is written.",
+@_folder(
+    "--reports-dir", "REPORTS_DIR", Path("reports"), "Where the month's committee paper is written."
 )
 @click.option("--no-report", is_flag=True, help="Stop after the indicators.")
 @click.option(
@@ -789,14 +783,7 @@ def explain(
     multiple=True,
     help="Only these outputs (repeatable; default: all).",
 )
-@click.option(
-    "--reports-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("reports"),
-    envvar="SAFEGUARD_REPORTS_DIR",
-    show_envvar=True,
-    help="Where the papers are written.",
-)
+@_folder("--reports-dir", "REPORTS_DIR", Path("reports"), "Where the papers are written.")
 @click.option(
     "--templates",
     "council_templates",
@@ -880,30 +867,9 @@ def _pipeline(ctx: click.Context, **given: Any):  # type: ignore[no-untyped-def]
     show_envvar=True,
     help="Any validation problem refuses the extract.",
 )
-@click.option(
-    "--raw-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="SAFEGUARD_RAW_DIR",
-    show_envvar=True,
-    help="Where extracts arrive.",
-)
-@click.option(
-    "--processed-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="SAFEGUARD_PROCESSED_DIR",
-    show_envvar=True,
-    help="The processed store.",
-)
-@click.option(
-    "--reports-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="SAFEGUARD_REPORTS_DIR",
-    show_envvar=True,
-    help="Where papers go.",
-)
+@_folder("--raw-dir", "RAW_DIR", None, "Where extracts arrive.")
+@_folder("--processed-dir", "PROCESSED_DIR", None, "The processed store.")
+@_folder("--reports-dir", "REPORTS_DIR", None, "Where papers go.")
 @click.option(
     "--audience",
     type=click.Choice(["public", "internal"]),
