@@ -88,7 +88,17 @@ class Population(_Strict):
 
 class Authority(_Strict):
     name: str
-    la_code: str
+    la_code: str = Field(description="DfE's three-digit (old) LA code, e.g. 884")
+    new_la_code: str | None = Field(default=None, description="ONS nine-character code")
+    region_code: str | None = None
+    region_name: str | None = None
+    neighbours: tuple[str, ...] = Field(
+        default=(), description="statistical neighbours' old LA codes, closest first"
+    )
+    neighbours_source: str | None = Field(default=None, description="where the list came from")
+    demo: bool = Field(
+        default=False, description="a synthetic demo authority (Demoshire), not a real council"
+    )
     population: Population
     closures: tuple[date, ...] = ()
     reference_dir: Path | None = Field(
