@@ -75,10 +75,10 @@ def _measure(what: str, scale_dir: Path, target: Path) -> float:
     from safeguard.indicators.catalogue import load_authority, load_catalogue
     from safeguard.indicators.stage import write_indicators
     from safeguard.ingest.stage import ingest
+    from safeguard.project import open_project
     from safeguard.report.stage import write_report
     from safeguard.run import run_month
     from safeguard.schema import load_contract
-    from safeguard.settings import Pipeline
 
     pipelines = ROOT / "pipelines"
     contract = load_contract(pipelines)
@@ -116,12 +116,13 @@ def _measure(what: str, scale_dir: Path, target: Path) -> float:
             target, target / "reports", catalogue, authority, months[-1], template_dirs=templates
         )
     elif what == "pipeline":
-        pipeline = Pipeline(
-            raw_dir=raw, processed_dir=target, reports_dir=target / "reports", strict=False
+        project = open_project(
+            cwd=ROOT,
+            environ={},
+            options={"raw_dir": raw, "processed_dir": target, "reports_dir": target / "reports"},
+            pipelines=pipelines,
         )
-        run_month(
-            pipeline, contract, catalogue, authority, month=months[-1], template_dirs=templates
-        )
+        run_month(project, month=months[-1])
     else:
         raise SystemExit(f"unknown measurement {what}")
     return time.perf_counter() - began

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from safeguard.demo.generate import mark_demo_folder
 from safeguard.periods import Month
 from safeguard.schema import Contract, load_contract
 
@@ -40,6 +41,7 @@ def write_extract(tmp_path: Path) -> WriteExtract:
     def write(month: str = "2015-10", root: Path | None = None, **files: str | bytes) -> Path:
         folder = (root or tmp_path / "raw") / month
         folder.mkdir(parents=True, exist_ok=True)
+        mark_demo_folder(folder.parent)  # synthetic: no demo-project warning in Demoshire
         for stem, content in files.items():
             path = folder / f"{stem}.csv"
             if isinstance(content, bytes):
@@ -61,5 +63,10 @@ OCT = Month(2015, 10)
 
 @pytest.fixture(autouse=True)
 def _log_to_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the default log file (data/logs/safeguard.log) out of the working tree."""
+    """Keep the default log file (data/logs/safeguard.log) out of the working tree, and use
+    DfE's published files from ../shared (when beside the checkout) as the reference data."""
     monkeypatch.setenv("SAFEGUARD_LOG_FILE", str(tmp_path / "logs" / "safeguard.log"))
+    for name in ("SAFEGUARD_PROJECT", "SAFEGUARD_PIPELINES", "SAFEGUARD_REFERENCE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    if (SHARED / "reference" / "dfe").is_dir():
+        monkeypatch.setenv("SAFEGUARD_REFERENCE_DIR", str(SHARED / "reference" / "dfe"))

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from safeguard.calendar import WorkingCalendar
 from safeguard.cli import cli
+from safeguard.demo.generate import mark_demo_folder
 from safeguard.ingest.validate import ExtractResult, validate_extract
 from safeguard.periods import Month
 from safeguard.schema import Contract
@@ -649,6 +650,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("seeded")
     folder = root / "raw" / SEED_MONTH
     folder.mkdir(parents=True)
+    mark_demo_folder(root / "raw")  # synthetic data in the Demoshire project: no warning
     for table in ("person", "contacts", "referrals", "workforce"):
         (folder / f"{table}.csv").write_text(as_csv(lines(table, SEED_MONTH)), encoding="utf-8")
     result = CliRunner().invoke(

@@ -213,7 +213,13 @@ def test_bad_configuration_exits_2(
     folder = write_extract("2015-10", person=PERSON)
     result = runner.invoke(cli, ["--pipelines", str(tmp_path / "nope"), "validate", str(folder)])
     assert result.exit_code == 2
-    assert "extracts.yaml: not found" in result.output
+    assert "--pipelines" in result.output and "no such folder" in result.output
+    broken = tmp_path / "project" / "pipelines"
+    broken.mkdir(parents=True)
+    (broken / "extracts.yaml").write_text("tables: [not, a, mapping\n")  # overrides the packaged
+    result = runner.invoke(cli, ["--project", str(broken.parent), "validate", str(folder)])
+    assert result.exit_code == 2
+    assert "extracts.yaml: not valid YAML" in result.output
 
 
 def test_an_internal_error_exits_3_with_one_line_and_logs_the_traceback(

@@ -34,13 +34,13 @@ def test_the_demo_extracts_ingest_with_only_the_planted_problems(
         ("workforce.csv", 1, "prof_notes", None, "unknown-column", "warning"),
     ]
 
-    manifest = Store(store).manifest()["extracts"]["2015-10"]["files"]
+    manifest = Store(store).manifest().extracts["2015-10"].files
     # examples/mini/README.md, "Corrections in 2015-10": three referrals, two assessments and
     # one plan are revised; every other September record is carried over unchanged.
-    revised = {name: info["revised"] for name, info in manifest.items() if info["revised"]}
+    revised = {name: info.revised for name, info in manifest.items() if info.revised}
     assert revised == {"referrals": 3, "assessments": 2, "cp_plans": 1}
-    assert manifest["contacts"]["quarantined"] == 1
-    assert manifest["contacts"]["unchanged"] == 369  # every September contact, carried over
+    assert manifest["contacts"].quarantined == 1
+    assert manifest["contacts"].unchanged == 369  # every September contact, carried over
 
     plans = Store(store).scan("cp_plans")
     assert plans is not None

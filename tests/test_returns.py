@@ -21,7 +21,7 @@ from safeguard.periods import Month
 from safeguard.report.build import _annex
 from safeguard.run import latest_month
 from safeguard.schema import Contract
-from safeguard.store import Store
+from safeguard.store import ExtractEntry, Manifest, Store, Window
 from tests.conftest import EXAMPLES, PIPELINES, SHARED, WriteExtract
 from tests.test_source_annex_a import write_book
 from tests.test_source_cin import FULL_CHILD, HEAD
@@ -64,7 +64,7 @@ def ingest(runner: CliRunner, store: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def manifest(store: Path) -> dict:  # type: ignore[type-arg]
+def manifest(store: Path) -> Manifest:
     return Store(store).manifest()
 
 
@@ -111,10 +111,11 @@ def test_the_cin_sample_loads_once_and_reloads_as_unchanged(
     code, out = ingest(runner, store, sample, "--max-quarantine", "0.3")
     assert code == 0, out
     assert "Loaded cin-2022 (cin-xml, April 2021 to March 2022): 974 rows, 110 quarantined." in out
-    entry = manifest(store)["extracts"]["cin-2022"]
-    assert entry["format"] == "cin-xml"
-    assert entry["window"] == {"first": "2021-04", "last": "2022-03"}
-    assert entry["not_loaded"]["Child/ChildIdentifiers/UPN"] == 332
+    entry = manifest(store).extracts["cin-2022"]
+    assert entry.format == "cin-xml"
+    assert entry.window == Window(first=Month(2021, 4), last=Month(2022, 3))
+    assert entry.not_loaded is not None
+    assert entry.not_loaded["Child/ChildIdentifiers/UPN"] == 332
     generation = Store(store).generation
 
     code, out = ingest(runner, store, sample, "--max-quarantine", "0.3")
@@ -131,9 +132,9 @@ def test_the_903_sample_loads_two_years(tmp_path: Path, runner: CliRunner) -> No
     assert code == 0, out
     assert "Loaded ssda903-2020 (ssda903, April 2019 to March 2020)" in out
     assert "Loaded ssda903-2021 (ssda903, April 2020 to March 2021)" in out
-    extracts = manifest(store)["extracts"]
+    extracts = manifest(store).extracts
     assert sorted(extracts) == ["ssda903-2020", "ssda903-2021"]
-    assert extracts["ssda903-2020"]["not_loaded"] == {"missing": 1, "oc3": 56, "uasc": 16}
+    assert extracts["ssda903-2020"].not_loaded == {"missing": 1, "oc3": 56, "uasc": 16}
     # an episode open at 31 March 2020 is in both years' files: one record, not two
     episodes = current(store, "cla_episodes")
     assert episodes["clae_cla_episode_id"].n_unique() == episodes.height
@@ -197,8 +198,8 @@ def test_a_monthly_extract_supersedes_the_returns_record_of_the_same_child_and_d
         assert referrals["cine_referral_date"].to_list() == [date(2015, 6, 1), date(2016, 2, 3)]
         assert referrals["cine_referral_id"][0] == "R1"
         assert referrals["_extract"].to_list() == ["2015-10", "cin-2016"]
-        files = manifest(store)["extracts"]["cin-2016"]["files"]["referrals"]
-        assert files["superseded_by_newer"] == 1  # the June referral gave way
+        files = manifest(store).extracts["cin-2016"].files["referrals"]
+        assert files.superseded_by_newer == 1  # the June referral gave way
 
 
 def test_coverage_holes_are_not_available_not_zero(
@@ -221,9 +222,9 @@ def test_coverage_holes_are_not_available_not_zero(
     store = tmp_path / "processed"
     code, out = ingest(runner, store, str(book), "--month", "2015-09")
     assert code == 0, out
-    entry = manifest(store)["extracts"]["annex-a-2015-09"]
-    assert entry["window"] == {"first": "2015-04", "last": "2015-09"}
-    assert "cont_contact_outcome" not in entry["files"]["contacts"]["columns_present"]
+    entry = manifest(store).extracts["annex-a-2015-09"]
+    assert entry.window == Window(first=Month(2015, 4), last=Month(2015, 9))
+    assert "cont_contact_outcome" not in entry.files["contacts"].columns_present
     series = compute(
         Store(store), load_catalogue(PIPELINES), load_authority(PIPELINES), Month(2015, 9)
     ).series
@@ -258,12 +259,12 @@ def test_the_manifest_names_each_return_with_its_window(tmp_path: Path, runner: 
     for year in (2015, 2016):
         xml = census(tmp_path / f"cin{year}.xml", child("000123", f"{year - 1}-06-01"), year)
         assert ingest(runner, store, str(xml))[0] == 0
-    extracts = manifest(store)["extracts"]
-    assert {k: v["window"] for k, v in extracts.items()} == {
-        "cin-2015": {"first": "2014-04", "last": "2015-03"},
-        "cin-2016": {"first": "2015-04", "last": "2016-03"},
+    held = manifest(store)
+    assert {k: v.window for k, v in held.extracts.items()} == {
+        "cin-2015": Window(first=Month(2014, 4), last=Month(2015, 3)),
+        "cin-2016": Window(first=Month(2015, 4), last=Month(2016, 3)),
     }
-    assert json.dumps(extracts)  # plain JSON, no timestamps
+    assert json.loads(held.to_json())  # plain JSON
 
 
 def test_a_return_older_than_every_extract_fills_only_what_it_records(
@@ -333,7 +334,7 @@ def test_purge_removes_returns_whose_year_ended_before_the_date(
     # cin-2015 covers to March 2015, before June 2015; cin-2016 reaches March 2016
     result = runner.invoke(cli, ["purge", "--before", "2015-06", "--processed-dir", str(store)])
     assert result.exit_code == 0, result.output
-    assert sorted(manifest(store)["extracts"]) == ["cin-2016"]
+    assert sorted(manifest(store).extracts) == ["cin-2016"]
     assert current(store, "referrals")["cine_referral_date"].to_list() == [date(2015, 6, 1)]
 
 
@@ -372,10 +373,15 @@ def test_with_a_pseudonym_key_a_returns_ids_are_keyed_and_links_hold(
 
 def test_a_run_reports_the_latest_monthly_extract_not_a_returns_name() -> None:
     # sorted, "ssda903-2021" comes after "2015-10": the default month must not be read from it
+    def entry(**window: str) -> ExtractEntry:
+        held: dict[str, object] = {"source": "x", "files": {}, "missing_tables": []}
+        held["window"] = window or None
+        return ExtractEntry.model_validate(held)
+
     extracts = {
-        "2015-09": {},
-        "2015-10": {},
-        "ssda903-2021": {"window": {"first": "2020-04", "last": "2021-03"}},
+        "2015-09": entry(),
+        "2015-10": entry(),
+        "ssda903-2021": entry(first="2020-04", last="2021-03"),
     }
     assert latest_month(extracts) == Month(2015, 10)
     returns_only = {k: v for k, v in extracts.items() if k.startswith("ssda")}
@@ -429,3 +435,17 @@ def test_the_ingest_format_choices_are_the_readers() -> None:
     # the command names the formats without importing the readers at start-up: keep in step
     option = next(p for p in cli.commands["ingest"].params if p.name == "format_name")
     assert list(option.type.choices) == ["auto", "extract", *FORMATS]  # type: ignore[attr-defined]
+
+
+def test_a_folder_given_as_a_census_is_refused_with_advice(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    code, out = ingest(runner, tmp_path / "processed", str(folder), "--format", "cin-xml")
+    assert code == 1, out
+    assert "Traceback" not in out
+    flat = " ".join(out.split())
+    assert "returns is a folder, not a CIN census XML file" in flat, out
+    assert "not-cin" in flat
+    assert not (tmp_path / "processed").exists()

@@ -6,20 +6,23 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from safeguard.cli import cli
+from safeguard.demo.generate import mark_demo_folder
 from tests.conftest import EXAMPLES, PIPELINES
 
 
 def pipelines_copy(tmp_path: Path, **monthly: object) -> Path:
     folder = tmp_path / "pipelines"
     shutil.copytree(PIPELINES, folder)
-    data = yaml.safe_load((folder / "monthly.yaml").read_text())
+    data = yaml.safe_load((folder / "monthly.yaml").read_text()) or {}
     data.update(monthly)
     (folder / "monthly.yaml").write_text(yaml.safe_dump(data))
     shutil.copytree(PIPELINES.parent / "templates", tmp_path / "templates")
+    mark_demo_folder(tmp_path / "raw")  # the examples are synthetic: Demoshire's own data
     return folder
 
 
@@ -76,16 +79,46 @@ def test_a_refused_extract_stops_the_run_and_is_logged(tmp_path: Path) -> None:
     assert not (tmp_path / "reports" / "2015-10").exists()
 
 
-def test_options_beat_the_environment_which_beats_the_file(tmp_path: Path) -> None:
-    pipelines = pipelines_copy(tmp_path, audience="internal", reports_dir="from-file")
-    shown = CliRunner().invoke(
-        cli,
-        ["--pipelines", str(pipelines), "config", "show"],
-        env={"SAFEGUARD_REPORTS_DIR": "from-env"},
+def test_options_beat_the_environment_which_beats_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipelines = pipelines_copy(
+        tmp_path, audience="internal", reports_dir="from-file", raw_dir="raw-from-file"
     )
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "SAFEGUARD_REPORTS_DIR": "from-env",
+        "SAFEGUARD_RAW_DIR": "raw-from-env",
+        "SAFEGUARD_STRICT": "1",
+        "SAFEGUARD_MAX_QUARANTINE": "0.5",
+    }
+    shown = CliRunner().invoke(cli, ["--pipelines", str(pipelines), "config", "show"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert "audience: internal" in shown.output  # the file over the default
-    assert "reports_dir: from-env" in shown.output  # the environment over the file
+    lines = shown.output.splitlines()
+    assert "audience: internal  (pipelines/monthly.yaml)" in lines  # the file over the default
+    assert "reports_dir: from-env  (environment (SAFEGUARD_REPORTS_DIR))" in lines
+    assert "strict: True  (environment (SAFEGUARD_STRICT))" in lines  # issue 12's example
+    assert "max_quarantine: 0.5  (environment (SAFEGUARD_MAX_QUARANTINE))" in lines
+    assert "processed_dir: data/processed  (default)" in lines
+    # an option beats the environment: run's --raw-dir, seen in the run log's settings
+    (tmp_path / "elsewhere").mkdir()
+    result = CliRunner().invoke(
+        cli,
+        ["--pipelines", str(pipelines), "run", "--raw-dir", "elsewhere", "--run-log", "r.jsonl"],
+        env=env,
+    )
+    assert result.exit_code == 1  # nothing to report: no extract anywhere
+    recorded = json.loads((tmp_path / "r.jsonl").read_text())["settings"]
+    assert recorded["raw_dir"] == str(tmp_path / "elsewhere")
+    assert recorded["strict"] is True
+
+
+def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    shown = CliRunner().invoke(
+        cli, ["--pipelines", str(PIPELINES), "config", "show"], env={"SAFEGUARD_STRICT": "maybe"}
+    )
+    assert shown.exit_code == 2
+    assert "SAFEGUARD_STRICT='maybe'" in shown.output
 
 
 def test_check_config_passes_and_names_every_problem(tmp_path: Path) -> None:

@@ -702,19 +702,19 @@ def test_an_external_entity_file_is_refused_without_reading_the_target(
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
-def test_an_external_entity_is_never_opened(tmp_path: Path, mapping: SourceMapping) -> None:
+@pytest.mark.parametrize("scan", [True, False], ids=["scanned", "parser-only"])
+def test_an_external_entity_is_never_opened(
+    tmp_path: Path, mapping: SourceMapping, monkeypatch: pytest.MonkeyPatch, scan: bool
+) -> None:
     # Opening a named pipe with no writer blocks: a reader that followed the entity would hang.
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
-    # padded: the declaration lies beyond the byte scan, so the parser's settings are tested
-    padded = f"<!-- {'padding ' * 10_000} -->\n"
+    if not scan:  # the prolog scan switched off, so the parser's own settings are tested
+        monkeypatch.setattr(cin_xml, "_refuse_declarations", lambda path: None)
     for prolog in (
         f'<!DOCTYPE Message [<!ENTITY xxe SYSTEM "{pipe.as_uri()}">]>',
         f'<!DOCTYPE Message [<!ENTITY % p SYSTEM "{pipe.as_uri()}"> %p;]>',
         f'<!DOCTYPE Message SYSTEM "{pipe.as_uri()}">',
-        padded + f'<!DOCTYPE Message [<!ENTITY xxe SYSTEM "{pipe.as_uri()}">]>',
-        padded + f'<!DOCTYPE Message [<!ENTITY % p SYSTEM "{pipe.as_uri()}"> %p;]>',
-        padded + f'<!DOCTYPE Message SYSTEM "{pipe.as_uri()}">',
     ):
         path = tmp_path / "xxe.xml"
         path.write_text(f"{prolog}\n<Message>&xxe;</Message>\n", encoding="utf-8")
@@ -762,8 +762,95 @@ def test_a_billion_laughs_file_is_refused_quickly(
     started = time.perf_counter()
     found = refused(path, mapping)
     assert time.perf_counter() - started < 2
-    # found by the byte scan on the DOCTYPE's line, or by the parser at the root element
-    assert (found.rule, found.line) == ("unsafe-xml", 14 if padding else 1)
+    # found by the prolog scan on the DOCTYPE's line, whatever the parser would have said:
+    # line 1 unpadded; after the one-line comment, line 2
+    assert (found.rule, found.line) == ("unsafe-xml", 2 if padding else 1)
+    assert "refused unread" in found.message
+
+
+def _comment_lines(count: int, width: int) -> str:
+    return "".join(f"<!-- {'x' * width} -->\n" for _ in range(count))
+
+
+# Each prolog ends just before "<!DOCTYPE"; the expected line is worked out beside it.
+PROLOGS = {
+    # 1 the XML declaration, 2 a comment naming <Message> (not the root), 3-152 150 comment
+    # lines of 1,009 bytes (151 KB: three chunks), 153 a processing instruction -> line 154
+    "many-lines": (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!-- <Message> is not the root -->\n'
+        + _comment_lines(150, 999)
+        + "<?pi <Message> ?>\n",
+        154,
+    ),
+    # one comment of 2,000 lines of 100 characters (200 KB), its "-->" on line 2,001 -> 2,002
+    "one-long-comment": ("<!--" + ("y" * 99 + "\n") * 2000 + "-->\n", 2002),
+    # "<!DO" ends the first 64 KB chunk and "CTYPE" begins the second: 4 + 65,524 + 3 + 1
+    # bytes put the declaration at byte 65,532, on line 2
+    "declaration-cut-by-a-chunk": ("<!--" + "z" * 65_524 + "-->\n", 2),
+    # the comment's "-->" starts at byte 65,535, so "-" and "->" fall in different chunks
+    "comment-end-cut-by-a-chunk": ("<!--" + "z" * 65_531 + "-->\n", 2),
+    # white space only, on three lines
+    "blank-lines": ("\n \n\t\r\n", 4),
+}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+@pytest.mark.parametrize("case", sorted(PROLOGS))
+def test_a_declaration_anywhere_in_the_prolog_is_found_on_its_line(
+    tmp_path: Path, mapping: SourceMapping, case: str, encoding: str
+) -> None:
+    prolog, line = PROLOGS[case]
+    path = tmp_path / "prolog.xml"
+    text = prolog + LAUGHS
+    if encoding == "utf-16":  # the XML declaration must then say so
+        text = text.replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    path.write_text(text, encoding=encoding)
+    found = refused(path, mapping)
+    assert (found.rule, found.line) == ("unsafe-xml", line)
+
+
+def test_a_declaration_inside_the_root_element_is_refused_as_unsafe(
+    tmp_path: Path, mapping: SourceMapping
+) -> None:
+    # HEAD is nine lines, so the declaration is on line 10; the parser stops there
+    for declaration in ('<!DOCTYPE Message [<!ENTITY a "b">]>', '<!ENTITY a "b">'):
+        path = census(tmp_path, declaration + "\n" + TWO_REFERRALS)
+        found = refused(path, mapping)
+        assert (found.rule, found.line) == ("unsafe-xml", 10), found.message
+        assert "inside its root element" in found.message
+
+
+def test_a_malformed_line_without_a_declaration_stays_malformed(
+    tmp_path: Path, mapping: SourceMapping
+) -> None:
+    # a declaration in a comment on line 10, the broken tag on line 11: not unsafe
+    path = census(tmp_path, "<!-- <!DOCTYPE x> -->\n<Child></Chlid>\n")
+    found = refused(path, mapping)
+    assert (found.rule, found.line) == ("malformed-xml", 11)
+
+
+def test_a_folder_is_refused_as_not_a_census(tmp_path: Path, mapping: SourceMapping) -> None:
+    found = refused(tmp_path, mapping)
+    assert found.rule == "not-cin"
+    assert found.message.startswith("is a folder, not a CIN census XML file")
+
+
+# --------------------------------------------------------------------------- the header's LA
+
+
+def test_the_census_names_its_authority_in_the_header(tmp_path: Path) -> None:
+    path = census(tmp_path, TWO_REFERRALS)
+    with_lea = HEAD.replace(
+        "    </CollectionDetails>\n",
+        "    </CollectionDetails>\n    <Source>\n      <LEA> 201 </LEA>\n    </Source>\n",
+    )
+    assert cin_xml.source_authority(path) is None  # HEAD has no <Source>
+    path.write_text(with_lea.format(year="2022") + TAIL, encoding="utf-8")
+    # lines: 1 XML declaration, 2 Message, 3 Header, 4-7 CollectionDetails, 8 Source, 9 LEA
+    assert cin_xml.source_authority(path) == ("201", 9)
+    # an <LEA> anywhere but Header/Source is not the census's authority
+    path.write_text(with_lea.replace("Source>", "Other>").format(year="2022") + TAIL)
+    assert cin_xml.source_authority(path) is None
 
 
 def test_malformed_xml_is_refused_naming_the_line(tmp_path: Path, mapping: SourceMapping) -> None:

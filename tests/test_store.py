@@ -15,7 +15,7 @@ from safeguard.ingest.stage import ingest
 from safeguard.ingest.validate import validate_extract
 from safeguard.periods import Month
 from safeguard.schema import Contract
-from safeguard.store import Store, merge_extract
+from safeguard.store import Store, merge_extract, window_of
 from tests.conftest import WriteExtract
 
 PERSON = """
@@ -81,11 +81,11 @@ def test_a_newer_extract_supersedes_and_older_only_records_are_kept(
         ("C2", "EARLY_HELP", "2015-10"),
         ("C3", "NFA", "2015-10"),
     ]
-    files = Store(store).manifest()["extracts"]
-    oct_counts = {
-        k: files["2015-10"]["files"]["contacts"][k]
-        for k in ("rows", "loaded", "quarantined", "new", "revised", "unchanged")
-    }
+    held = Store(store).manifest().extracts
+    october = held["2015-10"].files["contacts"]
+    oct_counts = october.model_dump(
+        include={"rows", "loaded", "quarantined", "new", "revised", "unchanged"}
+    )
     assert oct_counts == {
         "rows": 3,
         "loaded": 3,
@@ -95,7 +95,7 @@ def test_a_newer_extract_supersedes_and_older_only_records_are_kept(
         "unchanged": 1,
     }
     # both September rows now have a newer version
-    assert files["2015-09"]["files"]["contacts"]["superseded_by_newer"] == 2
+    assert held["2015-09"].files["contacts"].superseded_by_newer == 2
 
 
 def test_records_only_an_older_extract_holds_are_kept(
@@ -327,6 +327,36 @@ def test_the_manifest_has_no_timestamps_and_names_the_checksums(
     assert "time" not in json.dumps(manifest).lower()
 
 
+def test_an_older_manifest_is_read_and_its_entries_written_back_as_they_were(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    # a store written before pseudonym keys, source formats, windows, contract fingerprints
+    # and encodings were recorded
+    sep, oct_ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    path = Store(store).generation / "manifest.json"  # type: ignore[operator]
+    old = json.loads(path.read_text())
+    del old["pseudonym_key"]
+    for key in ("format", "window", "contract", "encoding"):
+        del old["extracts"]["2015-09"][key]
+    path.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
+    september = Store(store).manifest().extracts["2015-09"]
+    assert window_of("2015-09", september) == (Month(2013, 10), Month(2015, 9))
+
+    assert load(oct_, contract, store) == "written"
+    written = json.loads((Store(store).generation / "manifest.json").read_text())  # type: ignore[operator]
+    assert sorted(written["extracts"]["2015-09"]) == ["files", "missing_tables", "source"]
+    assert written["extracts"]["2015-09"]["files"]["contacts"]["superseded_by_newer"] == 2
+    assert written["extracts"]["2015-10"]["encoding"] is None
+
+    # a key this version does not know is refused, never dropped on the next write
+    written["extracts"]["2015-10"]["surprise"] = 1
+    (Store(store).generation / "manifest.json").write_text(json.dumps(written))  # type: ignore[operator]
+    with pytest.raises(DataError, match=r"extracts\.2015-10\.surprise: Extra inputs"):
+        Store(store).manifest()
+
+
 def test_a_changed_contract_revalidates_the_same_files(
     extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
 ) -> None:
@@ -459,7 +489,7 @@ def test_purge_removes_older_extracts_and_records_only_they_held(
         "  contacts: 1",
     ]
     assert current(store, "contacts")["cont_contact_id"].to_list() == ["C1"]
-    assert sorted(Store(store).manifest()["extracts"]) == ["2015-10"]
+    assert sorted(Store(store).manifest().extracts) == ["2015-10"]
     # the result is the store October alone would have made
     alone = tmp_path / "alone"
     load(
@@ -515,7 +545,7 @@ def test_pseudonymised_ids_are_keyed_stable_and_guarded(
     assert current(store, "contacts").height == 3
     raw = b"".join(snapshot(store).values())
     assert b"P1," not in raw and b'"P1"' not in raw
-    assert "secret" not in json.dumps(Store(store).manifest())
+    assert b"secret" not in Store(store).manifest().to_json()
     monkeypatch.setenv("SAFEGUARD_PSEUDONYM_KEY", "another key")
     with pytest.raises(ConfigError, match="pseudonymised with another key"):
         load(sep, contract, tmp_path / "processed", strict=False)

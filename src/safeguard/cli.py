@@ -1,8 +1,11 @@
 """The ``safeguard`` command line: thin commands over the library.
 
-Every option can also be set with a ``SAFEGUARD_*`` environment variable (shown in ``--help``).
-Exit codes: 0 success, 1 data problems, 2 usage or configuration error, 3 internal error,
-75 another run holds the lock.
+Each command finds the project (``safeguard.project``), calls one use case and prints its
+outcome. Settings options default to None ("not given") so the one precedence of
+``safeguard.settings`` applies: option > ``SAFEGUARD_*`` > ``pipelines/monthly.yaml`` > default.
+Library errors are plain exceptions carrying an exit code; only ``SafeguardGroup`` turns them
+into a message and the code (0 success, 1 data, 2 usage or configuration, 3 internal error,
+75 another run holds the lock).
 """
 
 from __future__ import annotations
@@ -18,15 +21,20 @@ from typing import Any, TypeVar
 import click
 
 from safeguard import __version__
-from safeguard.errors import ConfigError, DataError, ExitCode, SafeguardError
+from safeguard.errors import DataError, ExitCode, InternalError, SafeguardError
 from safeguard.periods import Month
-from safeguard.schema import Severity
 
 log = logging.getLogger("safeguard")
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-class InternalError(SafeguardError):
-    exit_code = ExitCode.INTERNAL
+
+class _Failure(click.ClickException):
+    """A library error on its way out: ``Error: <message>`` and the error's exit code."""
+
+    def __init__(self, error: SafeguardError):
+        super().__init__(error.message)
+        self.exit_code = int(error.exit_code)  # type: ignore[misc]
 
 
 class MonthType(click.ParamType):  # type: ignore[type-arg]
@@ -46,88 +54,86 @@ class MonthType(click.ParamType):  # type: ignore[type-arg]
 MONTH = MonthType()
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+def setting(flag: str, name: str, text: str, **kwargs: Any) -> Callable[[F], F]:
+    """An option for the setting ``name``; not given means "the next source decides"."""
+    from safeguard.settings import env_name
 
-
-def _folder(flag: str, variable: str, default: Path | None, text: str) -> Callable[[F], F]:
-    """A folder option, also settable by the environment variable ``SAFEGUARD_<variable>``."""
+    if kwargs.get("type") is None and name.endswith("_dir"):
+        kwargs["type"] = click.Path(path_type=Path, file_okay=False)
     return click.option(
         flag,
-        type=click.Path(path_type=Path, file_okay=False),
-        default=default,
-        envvar=f"SAFEGUARD_{variable}",
-        show_envvar=True,
-        help=text,
+        name,
+        default=None,
+        show_default=False,
+        help=f"{text} [env: {env_name(name)}]",
+        **kwargs,
     )
 
 
-PROCESSED_DIR = _folder(
-    "--processed-dir", "PROCESSED_DIR", Path("data/processed"), "The processed store."
-)
+def month_option(text: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(
+        "--month", type=MONTH, envvar="SAFEGUARD_MONTH", show_envvar=True, help=text, **kwargs
+    )
+
+
+class Session:
+    """What the group's options say, and the project, opened once when a command needs it."""
+
+    def __init__(self, project: Path | None, pipelines: Path | None, log_file: Path | None):
+        self.project_dir = project
+        self.pipelines = pipelines
+        self.log_file = log_file
+        self.debug = False
+        self._project: Any = None
+
+    def project(self, **options: Any) -> Any:
+        """The project (exit 2 outside one), its settings given ``options`` from the command."""
+        from safeguard.logs import setup_logging
+        from safeguard.project import open_project
+
+        if self._project is None:
+            self._project = open_project(
+                cwd=Path.cwd(),
+                environ=os.environ,
+                options={**options, "log_file": self.log_file},
+                project=self.project_dir,
+                pipelines=self.pipelines,
+            )
+            setup_logging(self._project.settings.log_file)
+        return self._project
 
 
 class SafeguardGroup(click.Group):
-    """Turns any unexpected exception into one line on stderr and exit 3."""
+    """Library errors become their exit codes; any other exception one line and exit 3."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except SafeguardError as exc:
+            raise _Failure(exc) from exc
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # `safeguard config show | head`: the reader has gone
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
         except Exception as exc:
             log.error("internal error", exc_info=True)
-            debug = bool(ctx.obj and ctx.obj.get("debug"))
+            session = ctx.obj if isinstance(ctx.obj, Session) else None
+            debug = bool(session and session.debug)
             if debug:
                 traceback.print_exc(file=sys.stderr)
-            where = ctx.obj.get("log_file") if ctx.obj else None
-            raise InternalError(
-                f"internal error ({type(exc).__name__}); this is a bug in safeguard, not in "
-                "your data. "
-                + ("" if debug else "Run again with --debug to see the traceback")
-                + (f"; the traceback is in {where}" if where and not debug else "")
+            where = None
+            if session is not None and session._project is not None:
+                where = session._project.settings.log_file
+            raise _Failure(
+                InternalError(
+                    f"internal error ({type(exc).__name__}); this is a bug in safeguard, not in "
+                    "your data. "
+                    + ("" if debug else "Run again with --debug to see the traceback")
+                    + (f"; the traceback is in {where}" if where and not debug else "")
+                )
             ) from exc
-
-
-class _OwnerOnlyFileHandler(logging.FileHandler):
-    """A log file created (with its folder) only when something is logged, owner-only."""
-
-    def _open(self):  # type: ignore[no-untyped-def]
-        folder = Path(self.baseFilename).parent
-        if not folder.exists():
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        stream = super()._open()
-        os.chmod(self.baseFilename, 0o600)
-        return stream
-
-
-class _JsonLines(logging.Formatter):
-    """One JSON object a line: time, level, logger, message (and the traceback, if any).
-    Messages hold counts and rule codes only, never a value from a record."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        import json
-
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(entry, sort_keys=True)
-
-
-def _setup_logging(log_file: Path | None) -> None:
-    log.setLevel(logging.INFO)
-    for handler in list(log.handlers):
-        log.removeHandler(handler)
-        handler.close()
-    if log_file is not None:
-        handler = _OwnerOnlyFileHandler(log_file, delay=True, encoding="utf-8")
-        handler.setFormatter(_JsonLines())
-        log.addHandler(handler)
-    log.propagate = False
 
 
 @click.group(
@@ -137,21 +143,26 @@ def _setup_logging(log_file: Path | None) -> None:
 )
 @click.version_option(__version__, "--version", prog_name="safeguard")
 @click.option(
-    "--pipelines",
-    "pipelines",
+    "--project",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("pipelines"),
-    envvar="SAFEGUARD_PIPELINES",
+    default=None,
+    envvar="SAFEGUARD_PROJECT",
     show_envvar=True,
-    help="Folder of the configuration: extracts, codes, indicators, authority, monthly.",
+    help="The project folder (default: this folder or the nearest above holding pipelines/).",
 )
 @click.option(
-    "--log-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("data/logs/safeguard.log"),
-    envvar="SAFEGUARD_LOG_FILE",
+    "--pipelines",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="SAFEGUARD_PIPELINES",
     show_envvar=True,
-    help="Append a log (counts and rule codes, never a child's id) to this file.",
+    help="The configuration folder itself (the project is the folder above it).",
+)
+@setting(
+    "--log-file",
+    "log_file",
+    "Append a log (counts and rule codes, never a child's id).",
+    type=click.Path(path_type=Path, dir_okay=False),
 )
 @click.option(
     "--debug",
@@ -161,57 +172,50 @@ def _setup_logging(log_file: Path | None) -> None:
     help="Show tracebacks of internal errors.",
 )
 @click.pass_context
-def cli(ctx: click.Context, pipelines: Path, log_file: Path | None, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    project: Path | None,
+    pipelines: Path | None,
+    log_file: Path | None,
+    debug: bool,
+) -> None:
     """Children's safeguarding performance data from monthly case-management extracts.
 
     \b
+    safeguard init herefordshire --la-code 884   make a council's project folder
     safeguard demo                          try it on the synthetic Demoshire
     safeguard validate data/raw/2015-10     check an extract, write nothing
     safeguard ingest --month 2015-10        check it and load it into data/processed
     safeguard report --month 2015-10        the committee paper in reports/2015-10
     safeguard run                           all of it, for cron
     """
-    _setup_logging(log_file)
-    ctx.obj = {"pipelines": pipelines, "debug": debug, "log_file": log_file}
+    from safeguard.logs import setup_logging
+
+    setup_logging(None)
+    ctx.obj = Session(project, pipelines, log_file)
+    ctx.obj.debug = debug
 
 
-def _contract(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from safeguard.schema import load_contract
-
-    return load_contract(ctx.obj["pipelines"])
+def _session(ctx: click.Context) -> Session:
+    session = ctx.find_object(Session)
+    assert session is not None
+    return session
 
 
 def _check_options(func: Any) -> Any:
     options = [
-        click.option(
-            "--month",
-            type=MONTH,
-            default=None,
-            envvar="SAFEGUARD_MONTH",
-            show_envvar=True,
-            help="The month the extract closes (default: the folder's name).",
-        ),
-        click.option(
-            "--encoding",
-            default=None,
-            envvar="SAFEGUARD_ENCODING",
-            show_envvar=True,
-            help="Read files in this encoding instead of UTF-8 (for example cp1252).",
-        ),
-        click.option(
+        month_option("The month the extract closes (default: the folder's name).", default=None),
+        setting("--encoding", "encoding", "Read files in this encoding (for example cp1252)."),
+        setting(
             "--max-quarantine",
+            "max_quarantine",
+            "Refuse a file when more than this share of its rows have errors (default 0.01).",
             type=click.FloatRange(0, 1),
-            default=0.01,
-            envvar="SAFEGUARD_MAX_QUARANTINE",
-            show_envvar=True,
-            help="Refuse a file when more than this share of its rows have errors.",
         ),
-        click.option(
-            "--strict",
-            is_flag=True,
-            envvar="SAFEGUARD_STRICT",
-            show_envvar=True,
-            help="Any error or warning refuses the whole extract (for cron).",
+        setting(
+            "--strict/--no-strict",
+            "strict",
+            "Any error or warning refuses the whole extract (for cron).",
         ),
         click.option(
             "--report-json",
@@ -279,49 +283,6 @@ def _finish(
         )
 
 
-@cli.command()
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-@_check_options
-@click.pass_context
-def validate(
-    ctx: click.Context,
-    path: Path,
-    month: Month | None,
-    encoding: str | None,
-    max_quarantine: float,
-    strict: bool,
-    report_json: Path | None,
-    report_csv: Path | None,
-) -> None:
-    """Check an extract folder (or one of its files) and write nothing to the store.
-
-    Exits 1 when ingest would refuse the extract (a file-level error, or any problem with
-    --strict).
-
-    \b
-    safeguard validate data/raw/2015-10 --report-csv problems.csv
-    safeguard validate data/raw/2015-10/contacts.csv
-    """
-    from safeguard.ingest.sources import detect
-    from safeguard.ingest.stage import validate as run_validate
-
-    format_name = detect(path)
-    if format_name is not None:  # a statutory return: checked as ingest would, nothing written
-        _ingest_return(
-            ctx, path, format_name, month, None, strict, max_quarantine, report_json, report_csv
-        )
-        return
-    if path.is_file():
-        _, month = _resolve(path.parent, month, path.parent.parent)
-        folder = path
-    else:
-        folder, month = _resolve(path, month, path.parent)
-    contract = _contract(ctx)
-    report = run_validate(folder, month, contract, encoding=encoding, max_quarantine=max_quarantine)
-    verdict = _verdict(report, strict, dry_run=True)
-    _finish(report, contract, strict, verdict, report_json, report_csv)
-
-
 def _verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> str:
     if report.rejected:
         return f"Refused: {report.extract} has file-level errors; nothing was written."
@@ -340,6 +301,56 @@ def _verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> s
 
 
 @cli.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@_check_options
+@click.pass_context
+def validate(
+    ctx: click.Context,
+    path: Path,
+    month: Month | None,
+    encoding: str | None,
+    max_quarantine: float | None,
+    strict: bool | None,
+    report_json: Path | None,
+    report_csv: Path | None,
+) -> None:
+    """Check an extract folder (or one of its files) and write nothing to the store.
+
+    Exits 1 when ingest would refuse the extract (a file-level error, or any problem with
+    --strict).
+
+    \b
+    safeguard validate data/raw/2015-10 --report-csv problems.csv
+    safeguard validate data/raw/2015-10/contacts.csv
+    """
+    from safeguard.ingest.sources import detect
+    from safeguard.ingest.stage import validate as run_validate
+
+    project = _session(ctx).project(encoding=encoding, max_quarantine=max_quarantine, strict=strict)
+    settings = project.settings
+    format_name = detect(path)
+    if format_name is not None:  # a statutory return: checked as ingest would, nothing written
+        _ingest_return(project, path, format_name, month, None, report_json, report_csv)
+        return
+    if path.is_file():
+        _, month = _resolve(path.parent, month, path.parent.parent)
+        folder = path
+    else:
+        folder, month = _resolve(path, month, path.parent)
+    contract = project.contract
+    report = run_validate(
+        folder,
+        month,
+        contract,
+        encoding=settings.encoding,
+        max_quarantine=settings.max_quarantine,
+        authority=project.authority,
+    )
+    verdict = _verdict(report, settings.strict, dry_run=True)
+    _finish(report, contract, settings.strict, verdict, report_json, report_csv)
+
+
+@cli.command()
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @_check_options
 @click.option(
@@ -351,21 +362,21 @@ def _verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> s
     help="What PATH is: a monthly extract folder, a CIN census XML file, a folder of SSDA903 "
     "tables or an Annex A workbook; auto decides by the content.",
 )
-@_folder("--raw-dir", "RAW_DIR", Path("data/raw"), "Where extract folders named YYYY-MM arrive.")
-@PROCESSED_DIR
+@setting("--raw-dir", "raw_dir", "Where extract folders named YYYY-MM arrive.")
+@setting("--processed-dir", "processed_dir", "The processed store.")
 @click.pass_context
 def ingest(
     ctx: click.Context,
     path: Path | None,
     month: Month | None,
     encoding: str | None,
-    max_quarantine: float,
-    strict: bool,
+    max_quarantine: float | None,
+    strict: bool | None,
     report_json: Path | None,
     report_csv: Path | None,
     format_name: str,
-    raw_dir: Path,
-    processed_dir: Path,
+    raw_dir: Path | None,
+    processed_dir: Path | None,
 ) -> None:
     """Validate an extract, or a statutory return, and merge it into the processed store.
 
@@ -386,20 +397,20 @@ def ingest(
     from safeguard.ingest.sources import detect
     from safeguard.ingest.stage import ingest as run_ingest
 
+    project = _session(ctx).project(
+        encoding=encoding,
+        max_quarantine=max_quarantine,
+        strict=strict,
+        raw_dir=raw_dir,
+        processed_dir=processed_dir,
+    )
+    settings = project.settings
     if format_name == "auto" and path is not None:
         format_name = detect(path) or "extract"
     if format_name not in ("auto", "extract"):
         assert path is not None
         _ingest_return(
-            ctx,
-            path,
-            format_name,
-            month,
-            processed_dir,
-            strict,
-            max_quarantine,
-            report_json,
-            report_csv,
+            project, path, format_name, month, settings.processed_dir, report_json, report_csv
         )
         return
     if path is not None and path.is_file():
@@ -407,18 +418,18 @@ def ingest(
             f"{path} is a file but not a CIN census, SSDA903 table or Annex A workbook: give "
             "a monthly extract's folder (or name the format with --format)"
         )
-    folder, month = _resolve(path, month, raw_dir)
-    contract = _contract(ctx)
+    folder, month = _resolve(path, month, settings.raw_dir)
     outcome = run_ingest(
         folder,
         month,
-        contract,
-        processed_dir,
-        strict=strict,
-        encoding=encoding,
-        max_quarantine=max_quarantine,
+        project.contract,
+        settings.processed_dir,
+        strict=settings.strict,
+        encoding=settings.encoding,
+        max_quarantine=settings.max_quarantine,
+        authority=project.authority,
     )
-    verdict = _verdict(outcome.report, strict, dry_run=False, action=outcome.action)
+    verdict = _verdict(outcome.report, settings.strict, dry_run=False, action=outcome.action)
     if (
         outcome.generation is not None
         and outcome.report.quarantined
@@ -426,17 +437,15 @@ def ingest(
     ):
         where = outcome.generation / "extracts" / str(month)
         verdict += f"\nQuarantined rows and the full report: {where}"
-    _finish(outcome.report, contract, strict, verdict, report_json, report_csv)
+    _finish(outcome.report, project.contract, settings.strict, verdict, report_json, report_csv)
 
 
 def _ingest_return(
-    ctx: click.Context,
+    project: Any,
     path: Path,
     format_name: str,
     month: Month | None,
     processed_dir: Path | None,
-    strict: bool,
-    max_quarantine: float,
     report_json: Path | None,
     report_csv: Path | None,
 ) -> None:
@@ -445,16 +454,18 @@ def _ingest_return(
     from safeguard.console import console, show_report
     from safeguard.ingest.stage import ingest_return
 
-    contract = _contract(ctx)
+    settings = project.settings
+    contract = project.contract
     done = ingest_return(
         path,
         contract,
         processed_dir,
-        ctx.obj["pipelines"],
+        project.pipelines,
         format_name=format_name,
         month=month,
-        strict=strict,
-        max_quarantine=max_quarantine,
+        strict=settings.strict,
+        max_quarantine=settings.max_quarantine,
+        authority=project.authority,
     )
     refused = []
     for one in done:
@@ -464,10 +475,10 @@ def _ingest_return(
             report.write(report_json, report_csv)
         if one.outcome.action == "refused":
             refused.append(one.label)
-            click.echo(_verdict(report, strict, dry_run=False))
+            click.echo(_verdict(report, settings.strict, dry_run=False))
             continue
         if one.outcome.action == "checked":
-            click.echo(f"{one.label}: " + _verdict(report, strict, dry_run=True))
+            click.echo(f"{one.label}: " + _verdict(report, settings.strict, dry_run=True))
             continue
         rows = sum(t.loaded for t in report.tables.values())
         span = f"{one.first.first_day:%B %Y} to {one.period.first_day:%B %Y}"
@@ -488,21 +499,83 @@ def _ingest_return(
 
 
 @cli.command()
-@PROCESSED_DIR
-def status(processed_dir: Path) -> None:
+@setting("--processed-dir", "processed_dir", "The processed store.")
+@click.pass_context
+def status(ctx: click.Context, processed_dir: Path | None) -> None:
     """Show what the processed store holds: extracts, row counts, revisions.
 
     \b
-    safeguard status --processed-dir data/processed
+    safeguard status
     """
     from safeguard.console import console, show_status
     from safeguard.store import Store
 
-    store = Store(processed_dir)
+    project = _session(ctx).project(processed_dir=processed_dir)
+    store = Store(project.settings.processed_dir)
     generation = store.generation
-    show_status(
-        str(processed_dir), generation.name if generation else None, store.manifest(), console()
+    shown = _shown_path(project, project.settings.processed_dir)
+    show_status(shown, generation.name if generation else None, store.manifest(), console())
+
+
+def _shown_path(project: Any, path: Path) -> str:
+    """A path as the user thinks of it: relative to the project when inside it."""
+    return str(path.relative_to(project.root)) if path.is_relative_to(project.root) else str(path)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--la-code", default=None, help="DfE's three-digit LA code (884) or the E-code.")
+@click.option("--la-name", default=None, help="The authority's name (Herefordshire).")
+@setting("--reference-url", "reference_url", "A mirror of the DfE and ONS files.")
+def init(
+    directory: Path, la_code: str | None, la_name: str | None, reference_url: str | None
+) -> None:
+    """Make a council's project folder: its authority, settings, folders and README.
+
+    The authority's name, codes, region, statistical neighbours and 0-17 population come
+    from the DfE and ONS published files, fetched into DIRECTORY/reference (or, offline, from a
+    mirror: SAFEGUARD_REFERENCE_URL). Files already in DIRECTORY are kept.
+
+    \b
+    safeguard init herefordshire --la-code 884
+    safeguard init county --la-name "Herefordshire, County of"
+    """
+    from safeguard.init import init_project
+
+    url = reference_url or os.environ.get("SAFEGUARD_REFERENCE_URL") or None
+    outcome = init_project(
+        directory,
+        la_code=la_code,
+        la_name=la_name,
+        reference_url=url,
+        run_command=_run_command(),
     )
+    click.echo(f"The project for {outcome.authority} is in {directory}:")
+    for name in outcome.created:
+        click.echo(f"  made {name}")
+    for name in outcome.kept:
+        click.echo(f"  kept {name} (already there)")
+    fetched = outcome.reference
+    if fetched is not None:
+        click.echo(
+            f"Reference files: {len(fetched.updated) + len(fetched.unchanged)} held, "
+            f"{len(fetched.skipped)} to download by hand, {len(fetched.failed)} failed"
+            + (
+                " (`safeguard reference status` lists them)"
+                if not fetched.ok or fetched.skipped
+                else ""
+            )
+            + "."
+        )
+    click.echo(
+        f"Next: put a month's extract in {directory}/data/raw/YYYY-MM/ and run `safeguard run` "
+        f"there. For cron:\n  {outcome.crontab}"
+    )
+
+
+def _run_command() -> str:
+    """How cron should start this installation (it has a bare PATH)."""
+    return f"{sys.executable} -m safeguard"
 
 
 @cli.command()
@@ -531,12 +604,10 @@ def status(processed_dir: Path) -> None:
     default=None,
     help="Write this many months ending at --end (instead of --start).",
 )
-@_folder("--out", "RAW_DIR", Path("data/raw"), "Where the extract folders are written.")
-@PROCESSED_DIR
+@setting("--out", "raw_dir", "Where the extract folders are written.")
+@setting("--processed-dir", "processed_dir", "The processed store.")
 @click.option("--ingest/--no-ingest", default=True, help="Ingest the extracts after writing.")
-@_folder(
-    "--reports-dir", "REPORTS_DIR", Path("reports"), "Where the month's committee paper is written."
-)
+@setting("--reports-dir", "reports_dir", "Where the month's committee paper is written.")
 @click.option("--no-report", is_flag=True, help="Stop after the indicators.")
 @click.option(
     "--month", type=MONTH, default="2015-10", help="The month whose headline figures are printed."
@@ -544,15 +615,15 @@ def status(processed_dir: Path) -> None:
 @click.pass_context
 def demo(
     ctx: click.Context,
-    reports_dir: Path,
+    reports_dir: Path | None,
     no_report: bool,
     seed: int,
     scale: float,
     start: Month,
     end: Month,
     months: int | None,
-    out: Path,
-    processed_dir: Path,
+    raw_dir: Path | None,
+    processed_dir: Path | None,
     ingest: bool,
     month: Month,
 ) -> None:
@@ -560,112 +631,76 @@ def demo(
 
     Demoshire is a fictional county whose children's journeys are simulated; no real child is
     involved. A few data-quality problems are planted in the October 2015 extract (see the
-    README) so validation and supersession can be seen working.
+    README) so validation and supersession can be seen working. Outside a project it makes
+    its own project folder, demoshire/.
 
     \b
     safeguard demo
     safeguard demo --scale 10 --months 24 --no-ingest --out /tmp/demo-raw
     """
-    from safeguard.demo.generate import generate
+    from safeguard.console import figure_text
+    from safeguard.demo.pipeline import DEMO_FOLDER, run_demo
+    from safeguard.project import NotAProject
 
+    session = _session(ctx)
+    options = {"raw_dir": raw_dir, "processed_dir": processed_dir, "reports_dir": reports_dir}
+    try:
+        project = session.project(**options)
+    except NotAProject:
+        from safeguard.init import init_demo
+
+        made = init_demo(Path.cwd() / DEMO_FOLDER)
+        click.echo(f"Not in a project: made the demo's own, {DEMO_FOLDER}/.")
+        session.project_dir = made.root
+        project = session.project(**options)
     if months is not None:
         start = end.shift(-(months - 1))
-    if start > end:
-        raise click.BadParameter(f"--start {start} is after --end {end}", param_hint="--start")
-    from safeguard.demo.generate import check_demo_folder, mark_demo_folder
-
-    contract = _contract(ctx)
-    check_demo_folder(out, "extracts")
-    if ingest:
-        check_demo_folder(processed_dir, "a processed store")
-    written = generate(out, contract, seed=seed, scale=scale, first=start, last=end)
+    outcome = run_demo(
+        project,
+        seed=seed,
+        scale=scale,
+        first=start,
+        last=end,
+        month=month,
+        ingest=ingest,
+        report=not no_report,
+    )
+    settings = project.settings
     click.echo(
-        f"Wrote {len(written)} monthly extracts of Demoshire to {out} ({start} to {end}, "
-        f"seed {seed}, scale {scale:g})."
+        f"Wrote {len(outcome.written)} monthly extracts of Demoshire to "
+        f"{_shown_path(project, settings.raw_dir)} ({start} to {end}, seed {seed}, "
+        f"scale {scale:g})."
     )
     if not ingest:
         return
-    from safeguard.ingest.stage import ingest as run_ingest
-
-    mark_demo_folder(processed_dir)
-    loaded = quarantined = warnings = 0
-    for folder in written:
-        outcome = run_ingest(folder, Month.parse(folder.name), contract, processed_dir)
-        if outcome.action == "refused":
-            raise DataError(f"the demo extract {folder.name} was refused; this is a bug")
-        report = outcome.report
-        loaded += sum(t.loaded for t in report.tables.values())
-        quarantined += report.quarantined
-        warnings += report.count(Severity.WARNING)
-        if report.issues.height:
-            rules = ", ".join(sorted(set(report.issues["rule"].to_list())))
-            click.echo(
-                f"  {folder.name}: {report.issues.height} problem(s) found ({rules}); "
-                f"{report.quarantined} row(s) quarantined"
-            )
+    for found in outcome.problems:
+        click.echo(
+            f"  {found.extract}: {found.problems} problem(s) found ({', '.join(found.rules)}); "
+            f"{found.quarantined} row(s) quarantined"
+        )
     click.echo(
-        f"Ingested into {processed_dir}: {loaded:,} rows loaded, {quarantined:,} "
-        f"quarantined, {warnings:,} warnings."
+        f"Ingested into {_shown_path(project, settings.processed_dir)}: {outcome.loaded:,} rows "
+        f"loaded, {outcome.quarantined:,} quarantined, {outcome.warnings:,} warnings."
     )
-    if not start <= month <= end:
+    if not outcome.headline:
         return
-    from safeguard.console import figure_text
-    from safeguard.demo.generate import HEADLINE, demo_authority
-    from safeguard.indicators.stage import write_indicators
-
-    catalogue, authority = _indicator_config(ctx)
-    authority = demo_authority(authority, scale)
-    computed = write_indicators(processed_dir, catalogue, authority, month)
-    population = authority.population.children_0_17.get(
-        month.year if month.month >= 4 else month.year - 1
-    )
+    population = f"{outcome.population:,}" if outcome.population is not None else "not held"
     click.echo(
-        f"\nDemoshire, {month.first_day:%B %Y}: headline figures (population 0-17: {population:,})"
+        f"\nDemoshire, {month.first_day:%B %Y}: headline figures (population 0-17: {population})"
     )
-    card = {row["indicator"]: row for row in computed.scorecard.iter_rows(named=True)}
-    width = max(len(card[name]["title"]) for name in HEADLINE)
-    for name in HEADLINE:
-        click.echo(f"  {card[name]['title']:<{width}}  {figure_text(card[name])}")
-    click.echo(f"Every indicator for the 24 months: {computed.folder}")
-    if no_report:
-        return
-    from safeguard.report.stage import FORMATS, write_report
-
-    paper = reports_dir / str(month)
-    check_demo_folder(paper, "a paper")
-    narrative = ctx.obj["pipelines"].resolve().parent / "examples" / "demoshire-narrative.yaml"
-    folder = write_report(
-        processed_dir,
-        reports_dir,
-        catalogue,
-        authority,
-        month,
-        narrative=narrative if narrative.is_file() else None,
-        template_dirs=[ctx.obj["pipelines"].resolve().parent / "templates"],
-        formats=FORMATS,
-    )
-    mark_demo_folder(folder)
-    click.echo(f"The committee paper (PDF, DOCX, HTML, data): {folder}")
-
-
-def _indicator_config(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from safeguard.indicators.catalogue import load_authority, load_catalogue
-
-    return load_catalogue(ctx.obj["pipelines"]), load_authority(ctx.obj["pipelines"])
+    width = max(len(str(row["title"])) for row in outcome.headline)
+    for row in outcome.headline:
+        click.echo(f"  {row['title']!s:<{width}}  {figure_text(row)}")
+    click.echo(f"Every indicator for the 24 months: {outcome.indicators}")
+    if outcome.paper is not None:
+        click.echo(f"The committee paper (PDF, DOCX, HTML, data): {outcome.paper}")
 
 
 @cli.command()
-@click.option(
-    "--month",
-    type=MONTH,
-    required=True,
-    envvar="SAFEGUARD_MONTH",
-    show_envvar=True,
-    help="The last month computed (the paper's month).",
-)
-@PROCESSED_DIR
+@month_option("The last month computed (the paper's month).", required=True)
+@setting("--processed-dir", "processed_dir", "The processed store.")
 @click.pass_context
-def indicators(ctx: click.Context, month: Month, processed_dir: Path) -> None:
+def indicators(ctx: click.Context, month: Month, processed_dir: Path | None) -> None:
     """Compute every indicator for the months ending at --month.
 
     Writes data/processed/indicators/YYYY-MM/ (series and team breakdown, parquet and CSV).
@@ -673,45 +708,32 @@ def indicators(ctx: click.Context, month: Month, processed_dir: Path) -> None:
     \b
     safeguard indicators --month 2015-10
     """
+    import polars as pl
+
     from safeguard.indicators.stage import write_indicators
 
-    catalogue, authority = _indicator_config(ctx)
-    written = write_indicators(processed_dir, catalogue, authority, month)
+    project = _session(ctx).project(processed_dir=processed_dir)
+    written = write_indicators(
+        project.settings.processed_dir, project.catalogue, project.authority, month
+    )
     series = written.computed.series
-    latest = series.filter(pl_month(month))
+    latest = series.filter(pl.col("month") == month.first_day)
     counts = latest.group_by("status").len().sort("status").rows()
     click.echo(
         f"Computed {latest.height} indicators for {len(series['month'].unique())} months to "
         f"{month}: " + ", ".join(f"{n} {status}" for status, n in counts) + "."
     )
-    for row in latest.filter(~pl_ok()).select("indicator", "status", "reason").iter_rows():
+    for row in (
+        latest.filter(pl.col("status") != "ok").select("indicator", "status", "reason").iter_rows()
+    ):
         click.echo(f"  {row[0]}: {row[1]} ({row[2]})")
     click.echo(f"Written to {written.folder}")
 
 
-def pl_month(month: Month) -> Any:
-    import polars as pl
-
-    return pl.col("month") == month.first_day
-
-
-def pl_ok() -> Any:
-    import polars as pl
-
-    return pl.col("status") == "ok"
-
-
 @cli.command()
 @click.argument("indicator")
-@click.option(
-    "--month",
-    type=MONTH,
-    required=True,
-    envvar="SAFEGUARD_MONTH",
-    show_envvar=True,
-    help="The month whose figure is explained.",
-)
-@PROCESSED_DIR
+@month_option("The month whose figure is explained.", required=True)
+@setting("--processed-dir", "processed_dir", "The processed store.")
 @click.option(
     "--csv",
     "csv_path",
@@ -725,7 +747,7 @@ def explain(
     ctx: click.Context,
     indicator: str,
     month: Month,
-    processed_dir: Path,
+    processed_dir: Path | None,
     csv_path: Path | None,
     limit: int,
 ) -> None:
@@ -739,13 +761,16 @@ def explain(
     from safeguard.console import console, show_explanation
     from safeguard.indicators.stage import explain as run_explain
 
-    catalogue, authority = _indicator_config(ctx)
+    project = _session(ctx).project(processed_dir=processed_dir)
+    catalogue = project.catalogue
     if indicator not in catalogue.indicators:
         known = ", ".join(sorted(catalogue.indicators))
         raise click.BadParameter(
             f"no indicator {indicator!r}; known: {known}", param_hint="INDICATOR"
         )
-    rows = run_explain(processed_dir, catalogue, authority, indicator, month)
+    rows = run_explain(
+        project.settings.processed_dir, catalogue, project.authority, indicator, month
+    )
     spec = catalogue.indicators[indicator]
     show_explanation(indicator, spec.title, spec.definition, month, rows, limit, console())
     if csv_path is not None:
@@ -754,21 +779,12 @@ def explain(
 
 
 @cli.command()
-@click.option(
-    "--month",
-    type=MONTH,
-    required=True,
-    envvar="SAFEGUARD_MONTH",
-    show_envvar=True,
-    help="The paper's month.",
-)
-@click.option(
+@month_option("The paper's month.", required=True)
+@setting(
     "--audience",
+    "audience",
+    "public: no team or worker detail; internal: everything, marked on every page.",
     type=click.Choice(["public", "internal"]),
-    default="public",
-    envvar="SAFEGUARD_AUDIENCE",
-    show_envvar=True,
-    help="public: no team or worker detail; internal: everything, marked on every page.",
 )
 @click.option(
     "--narrative",
@@ -776,43 +792,38 @@ def explain(
     default=None,
     help="The meeting's narrative YAML (default: reports/YYYY-MM/narrative.yaml).",
 )
-@click.option(
+@setting(
     "--format",
     "formats",
+    "Only these outputs (repeatable; default: all).",
     type=click.Choice(["html", "pdf", "docx", "data"]),
     multiple=True,
-    help="Only these outputs (repeatable; default: all).",
 )
-@_folder("--reports-dir", "REPORTS_DIR", Path("reports"), "Where the papers are written.")
-@click.option(
+@setting("--reports-dir", "reports_dir", "Where the papers are written.")
+@setting(
     "--templates",
-    "council_templates",
+    "templates",
+    "A council's own templates, used before the project's.",
     type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="SAFEGUARD_TEMPLATES",
-    show_envvar=True,
-    help="A council's own templates, used before the project's.",
 )
-@click.option(
+@setting(
     "--reference-docx",
+    "reference_docx",
+    "A Word document whose styles the DOCX paper uses.",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    envvar="SAFEGUARD_REFERENCE_DOCX",
-    show_envvar=True,
-    help="A Word document whose styles the DOCX paper uses.",
 )
-@PROCESSED_DIR
+@setting("--processed-dir", "processed_dir", "The processed store.")
 @click.pass_context
 def report(
     ctx: click.Context,
     month: Month,
-    audience: str,
+    audience: str | None,
     narrative: Path | None,
     formats: tuple[str, ...],
-    reports_dir: Path,
-    council_templates: Path | None,
+    reports_dir: Path | None,
+    templates: Path | None,
     reference_docx: Path | None,
-    processed_dir: Path,
+    processed_dir: Path | None,
 ) -> None:
     """Write the committee paper for a month: PDF, DOCX, HTML and the data appendix.
 
@@ -820,63 +831,42 @@ def report(
     safeguard report --month 2015-10
     safeguard report --month 2015-10 --audience internal --format html
     """
-    from safeguard.report.stage import FORMATS, write_report
+    from safeguard.report.stage import write_report
 
-    catalogue, authority = _indicator_config(ctx)
-    project_templates = ctx.obj["pipelines"].resolve().parent / "templates"
-    dirs = [d for d in (council_templates, project_templates) if d is not None]
-    folder = write_report(
-        processed_dir,
-        reports_dir,
-        catalogue,
-        authority,
-        month,
+    project = _session(ctx).project(
         audience=audience,
-        narrative=narrative,
-        template_dirs=dirs,
-        formats=formats or FORMATS,
+        formats=formats,
+        reports_dir=reports_dir,
+        templates=templates,
         reference_docx=reference_docx,
+        processed_dir=processed_dir,
     )
-    click.echo(f"The {audience} paper for {month} is in {folder}:")
+    settings = project.settings
+    folder = write_report(
+        settings.processed_dir,
+        settings.reports_dir,
+        project.catalogue,
+        project.authority,
+        month,
+        audience=settings.audience,
+        narrative=narrative,
+        template_dirs=project.template_dirs,
+        formats=settings.formats,
+        reference_docx=settings.reference_docx,
+    )
+    click.echo(f"The {settings.audience} paper for {month} is in {folder}:")
     for path in sorted(folder.iterdir()):
         click.echo(f"  {path.name}")
 
 
-def _pipeline(ctx: click.Context, **given: Any):  # type: ignore[no-untyped-def]
-    """The pipeline settings: options (command line or SAFEGUARD_*) over monthly.yaml."""
-    from safeguard.settings import load_pipeline
-
-    base = load_pipeline(ctx.obj["pipelines"])
-    chosen = {key: value for key, value in given.items() if value not in (None, ())}
-    return base.model_copy(update=chosen)
-
-
 @cli.command()
-@click.option(
-    "--month",
-    type=MONTH,
-    default=None,
-    envvar="SAFEGUARD_MONTH",
-    show_envvar=True,
-    help="The paper's month (default: the latest extract).",
-)
-@click.option(
-    "--strict/--no-strict",
-    default=None,
-    envvar="SAFEGUARD_STRICT",
-    show_envvar=True,
-    help="Any validation problem refuses the extract.",
-)
-@_folder("--raw-dir", "RAW_DIR", None, "Where extracts arrive.")
-@_folder("--processed-dir", "PROCESSED_DIR", None, "The processed store.")
-@_folder("--reports-dir", "REPORTS_DIR", None, "Where papers go.")
-@click.option(
-    "--audience",
-    type=click.Choice(["public", "internal"]),
-    default=None,
-    envvar="SAFEGUARD_AUDIENCE",
-    show_envvar=True,
-    help="Who the paper is for.",
+@month_option("The paper's month (default: the latest extract).", default=None)
+@setting("--strict/--no-strict", "strict", "Any validation problem refuses the extract.")
+@setting("--raw-dir", "raw_dir", "Where extracts arrive.")
+@setting("--processed-dir", "processed_dir", "The processed store.")
+@setting("--reports-dir", "reports_dir", "Where papers go.")
+@setting(
+    "--audience", "audience", "Who the paper is for.", type=click.Choice(["public", "internal"])
 )
 @click.option(
     "--narrative",
@@ -884,13 +874,11 @@ def _pipeline(ctx: click.Context, **given: Any):  # type: ignore[no-untyped-def]
     default=None,
     help="The meeting's narrative YAML.",
 )
-@click.option(
+@setting(
     "--run-log",
+    "run_log",
+    "Append one JSON line per run: inputs, outputs, versions, timings, outcome.",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("data/logs/runs.jsonl"),
-    envvar="SAFEGUARD_RUN_LOG",
-    show_envvar=True,
-    help="Append one JSON line per run: inputs, outputs, versions, timings, outcome.",
 )
 @click.pass_context
 def run(
@@ -902,7 +890,7 @@ def run(
     reports_dir: Path | None,
     audience: str | None,
     narrative: Path | None,
-    run_log: Path,
+    run_log: Path | None,
 ) -> None:
     """Ingest new extracts, compute the indicators and write the paper: the cron job.
 
@@ -913,40 +901,28 @@ def run(
     safeguard run                     # the latest month that has an extract
     safeguard run --month 2015-10 --strict
     """
-    import json
     import platform
-    import sys
     import time
     from datetime import UTC, datetime
 
     import polars as pl
 
-    from safeguard.run import RunOutcome, run_month
-    from safeguard.schema import load_contract
+    from safeguard.run import RunOutcome, append_run_record, run_month, run_record
 
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
-    pipeline = _pipeline(
-        ctx,
+    project = _session(ctx).project(
         strict=strict,
         raw_dir=raw_dir,
         processed_dir=processed_dir,
         reports_dir=reports_dir,
         audience=audience,
+        run_log=run_log,
     )
-    record: dict[str, Any] = {
-        "started": started.isoformat(timespec="seconds"),
-        "command": "run",
-        "settings": json.loads(pipeline.model_dump_json()),
-        "versions": {
-            "safeguard": __version__,
-            "polars": pl.__version__,
-            "python": platform.python_version(),
-        },
-    }
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    clock = time.perf_counter()
     outcome = RunOutcome()
-    exit_code = 0
+    exit_code, error = 0, None
     bar = None
+    progress = None
     if sys.stderr.isatty():  # progress on a terminal only; cron gets nothing on success
         from rich.progress import Progress
 
@@ -959,49 +935,35 @@ def run(
             bar.update(task, description=what, completed=done - 1, total=total)
 
     try:
-        catalogue, authority = _indicator_config(ctx)
-        project = ctx.obj["pipelines"].resolve().parent
-        run_month(
-            pipeline,
-            load_contract(ctx.obj["pipelines"]),
-            catalogue,
-            authority,
-            month=month,
-            template_dirs=[project / "templates"],
-            narrative=narrative,
-            outcome=outcome,
-            progress=progress if bar is not None else None,
-        )
-    except click.ClickException as exc:
-        exit_code = exc.exit_code
-        record["error"] = exc.format_message()
+        run_month(project, month=month, narrative=narrative, outcome=outcome, progress=progress)
+    except SafeguardError as exc:
+        exit_code, error = int(exc.exit_code), exc.message
         raise
     except Exception as exc:
-        exit_code = int(ExitCode.INTERNAL)
-        record["error"] = type(exc).__name__
+        exit_code, error = int(ExitCode.INTERNAL), type(exc).__name__
         raise
     finally:
         if bar is not None:
             bar.stop()
-        record.update(
-            {
-                "month": outcome.month,
-                "ingested": outcome.ingested,
-                "outputs": outcome.outputs,
-                "cleaned": outcome.cleaned,
-                "seconds": round(time.perf_counter() - clock, 3),
-                "exit_code": exit_code,
-                "outcome": "ok" if exit_code == 0 else "failed",
-            }
+        versions = {
+            "safeguard": __version__,
+            "polars": pl.__version__,
+            "python": platform.python_version(),
+        }
+        record = run_record(
+            outcome,
+            project.settings,
+            started=started,
+            seconds=time.perf_counter() - clock,
+            exit_code=exit_code,
+            error=error,
+            versions=versions,
         )
-        run_log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(run_log, "a", encoding="utf-8") as stream:
-            stream.write(json.dumps(record, sort_keys=True) + "\n")
-        os.chmod(run_log, 0o600)
+        append_run_record(project.settings.run_log, record)
     if sys.stdout.isatty():
         click.echo(
             f"Ingested {len(outcome.ingested)} extract(s); the paper for {outcome.month} "
-            f"is in {pipeline.reports_dir / str(outcome.month)}."
+            f"is in {project.settings.reports_dir / str(outcome.month)}."
         )
 
 
@@ -1009,9 +971,9 @@ def run(
 @click.option(
     "--before", type=MONTH, required=True, help="Remove every extract closing before this month."
 )
-@PROCESSED_DIR
+@setting("--processed-dir", "processed_dir", "The processed store.")
 @click.pass_context
-def purge(ctx: click.Context, before: Month, processed_dir: Path) -> None:
+def purge(ctx: click.Context, before: Month, processed_dir: Path | None) -> None:
     """Apply a retention period: remove older extracts and what derives from them.
 
     Records that only those extracts held leave the store; the rest is rebuilt from the
@@ -1020,20 +982,22 @@ def purge(ctx: click.Context, before: Month, processed_dir: Path) -> None:
     \b
     safeguard purge --before 2014-04
     """
-    from safeguard.schema import load_contract
     from safeguard.store import Store, purge_before
 
-    store = Store(processed_dir)
-    rows_before = {t: m["rows"] for t, m in store.manifest().get("tables", {}).items()}
-    gone = purge_before(processed_dir, str(before), load_contract(ctx.obj["pipelines"]))
+    project = _session(ctx).project(processed_dir=processed_dir)
+    folder = project.settings.processed_dir
+    store = Store(folder)
+    rows_before = {t: m.rows for t, m in store.manifest().tables.items()}
+    gone = purge_before(folder, str(before), project.contract)
+    shown = _shown_path(project, folder)
     if not gone:
-        click.echo(f"Nothing to purge: no extract in {processed_dir} closes before {before}.")
+        click.echo(f"Nothing to purge: no extract in {shown} closes before {before}.")
         return
-    rows_after = {t: m["rows"] for t, m in store.manifest().get("tables", {}).items()}
+    rows_after = {t: m.rows for t, m in store.manifest().tables.items()}
     removed = sum(rows_before.values()) - sum(rows_after.values())
     click.echo(
         f"Removed {len(gone)} extract(s) ({gone[0]} to {gone[-1]}) and {removed:,} "
-        f"record(s) that only they held, from {processed_dir}."
+        f"record(s) that only they held, from {shown}."
     )
     for table in sorted(rows_before):
         lost = rows_before[table] - rows_after.get(table, 0)
@@ -1049,40 +1013,97 @@ def check_config(ctx: click.Context) -> None:
     \b
     safeguard check-config
     """
-    import tempfile
+    from safeguard.configcheck import check_config as run_check
 
-    from safeguard.ingest.sources import FORMATS
-    from safeguard.ingest.sources.base import load_mapping, mapping_problems
-    from safeguard.report.html import render_html
-    from safeguard.report.pdf import render_pdf
-    from safeguard.report.sample import sample_model
-    from safeguard.schema import load_contract
-
-    contract = load_contract(ctx.obj["pipelines"])
-    catalogue, authority = _indicator_config(ctx)
-    pipeline = _pipeline(ctx)
-    problems = [
-        problem
-        for name in FORMATS
-        for problem in mapping_problems(load_mapping(ctx.obj["pipelines"], name), contract)
-    ]
-    if problems:
-        raise ConfigError("pipelines/sources: " + "; ".join(problems))
-    templates = ctx.obj["pipelines"].resolve().parent / "templates"
-    with tempfile.TemporaryDirectory() as scratch:
-        model = sample_model(3)
-        try:
-            render_html(model, Path(scratch) / "p.html", template_dirs=[templates])
-        except Exception as exc:
-            raise ConfigError(f"templates/paper.html.j2 does not render: {exc}") from exc
-        render_pdf(model, Path(scratch) / "p.pdf", template_dir=templates)
+    found = run_check(_session(ctx).project())
     click.echo(
-        f"Configuration is valid: {len(contract.tables)} extract tables, "
-        f"{len(catalogue.indicators)} indicators, {len(FORMATS)} return mappings, "
-        f"authority {authority.name}, "
-        f"pipeline writing {', '.join(pipeline.formats)} for a {pipeline.audience} audience; "
+        f"Configuration is valid: {found.tables} extract tables, "
+        f"{found.indicators} indicators, {found.mappings} return mappings, "
+        f"authority {found.authority}{' (the demo)' if found.demo else ''}, "
+        f"pipeline writing {', '.join(found.formats)} for a {found.audience} audience; "
         "the HTML and PDF templates render."
     )
+    if found.overridden:
+        click.echo(
+            "The project's own files used instead of the packaged ones: "
+            + ", ".join(found.overridden)
+        )
+
+
+@cli.group()
+def reference() -> None:
+    """DfE's and ONS's published files: the comparators, neighbours and populations."""
+
+
+def _reference(ctx: click.Context, **options: Any) -> tuple[Any, Any]:
+    from safeguard.reference import SPEC_FILE, load_reference_spec
+
+    project = _session(ctx).project(**options)
+    return project, load_reference_spec(project.pipelines / SPEC_FILE)
+
+
+@reference.command("update")
+@click.argument("names", nargs=-1)
+@setting("--reference-url", "reference_url", "A mirror: file:// or http:// (base of the files).")
+@click.pass_context
+def reference_update(ctx: click.Context, names: tuple[str, ...], reference_url: str | None) -> None:
+    """Download the files pipelines/reference.yaml declares (or only NAMES) into reference/.
+
+    Each is checked (columns, rows) and replaced atomically, with its checksum in
+    reference/manifest.json; a file that fails leaves the copy held. Exits 1 when any failed.
+
+    \b
+    safeguard reference update
+    SAFEGUARD_REFERENCE_URL=file:///share/dfe safeguard reference update
+    """
+    from safeguard.reference import update
+
+    project, spec = _reference(ctx, reference_url=reference_url)
+    settings = project.settings
+    outcome = update(settings.reference_dir, spec, settings.reference_url, names or None)
+    for file in outcome.files:
+        click.echo(f"  {file.result:<9} {file.message}")
+    click.echo(
+        f"{len(outcome.updated)} updated, {len(outcome.unchanged)} unchanged, "
+        f"{len(outcome.skipped)} skipped, {len(outcome.failed)} failed."
+    )
+    if not outcome.ok:
+        raise DataError(
+            f"{len(outcome.failed)} reference file(s) could not be fetched or failed their "
+            "checks; the copies held are kept"
+        )
+
+
+@reference.command("status")
+@click.pass_context
+def reference_status(ctx: click.Context) -> None:
+    """List the reference files held, the years each covers, and those missing.
+
+    \b
+    safeguard reference status
+    """
+    from safeguard.reference import status
+
+    project, spec = _reference(ctx)
+    for entry in status(project.settings.reference_dir, spec):
+        years = f" ({entry.years})" if entry.years else ""
+        click.echo(f"  {entry.state:<10} {entry.name}{years}: {entry.message}")
+
+
+@reference.command("add")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def reference_add(ctx: click.Context, path: Path) -> None:
+    """Check a file downloaded by hand and hold it as the declared file it is.
+
+    \b
+    safeguard reference add ~/Downloads/cla_number_and_rate_per_10k_children.csv
+    """
+    from safeguard.reference import add
+
+    project, spec = _reference(ctx)
+    outcome = add(project.settings.reference_dir, spec, path)
+    click.echo(f"Added {outcome.message}")
 
 
 @cli.group()
@@ -1093,27 +1114,24 @@ def config() -> None:
 @config.command("show")
 @click.pass_context
 def config_show(ctx: click.Context) -> None:
-    """Print the effective pipeline settings (environment over monthly.yaml over defaults).
+    """Print each setting in force and where it came from (option, SAFEGUARD_* variable,
+    pipelines/monthly.yaml or the default).
 
     \b
     safeguard config show
     """
-    import os as _os
-
-    pipeline = _pipeline(
-        ctx,
-        **{
-            key: _os.environ.get(f"SAFEGUARD_{key.upper()}")
-            for key in ("raw_dir", "processed_dir", "reports_dir", "audience")
-        },
-    )
-    for key, value in pipeline.model_dump().items():
-        shown = ", ".join(value) if isinstance(value, tuple) else value
-        click.echo(f"{key}: {shown}")
+    project = _session(ctx).project()
+    click.echo(f"project: {project.root}")
+    for name, value, source in project.effective.rows():
+        if isinstance(value, tuple):
+            value = ", ".join(value)
+        elif isinstance(value, Path):
+            value = _shown_path(project, value)
+        click.echo(f"{name}: {value}  ({source})")
 
 
 def main() -> None:
     cli(prog_name="safeguard")
 
 
-__all__ = ["ConfigError", "cli", "main"]
+__all__ = ["cli", "main"]

@@ -12,6 +12,7 @@ from rich.table import Table as RichTable
 
 from safeguard.ingest.report import ValidationReport
 from safeguard.schema import Contract
+from safeguard.store import Manifest
 
 WITHHELD = "(child id withheld)"
 SHOWN_PROBLEMS = 20
@@ -130,7 +131,7 @@ def show_report(report: ValidationReport, contract: Contract, out: Console) -> N
     out.print(listing)
 
 
-def show_status(root: str, generation: str | None, manifest: dict[str, Any], out: Console) -> None:
+def show_status(root: str, generation: str | None, manifest: Manifest, out: Console) -> None:
     """What the store holds: each extract's counts, and each table's current rows."""
     if generation is None:
         out.print(f"The store {root} is empty: ingest an extract first.")
@@ -152,16 +153,16 @@ def show_status(root: str, generation: str | None, manifest: dict[str, Any], out
     for heading in headings:
         extracts.add_column(heading, justify="left" if heading == "extract" else "right")
     keys = ("rows", "loaded", "quarantined", "new", "revised", "unchanged", "superseded_by_newer")
-    for month, info in manifest["extracts"].items():
-        files = info["files"].values()
-        totals = [sum(int(f.get(key, 0)) for f in files) for key in keys]
-        extracts.add_row(month, str(len(info["files"])), *(f"{n:,}" for n in totals))
+    for month, info in manifest.extracts.items():
+        files = info.files.values()
+        totals = [sum(getattr(f, key) or 0 for f in files) for key in keys]
+        extracts.add_row(month, str(len(info.files)), *(f"{n:,}" for n in totals))
     out.print(extracts)
     tables = RichTable(title="Current view", box=box.SIMPLE_HEAD, title_justify="left")
     for heading in ("table", "records", "from extracts"):
         tables.add_column(heading, justify="right" if heading == "records" else "left")
-    for name, meta in manifest["tables"].items():
-        tables.add_row(name, f"{meta['rows']:,}", ", ".join(meta["extracts"]))
+    for name, meta in manifest.tables.items():
+        tables.add_row(name, f"{meta.rows:,}", ", ".join(meta.extracts))
     out.print(tables)
 
 

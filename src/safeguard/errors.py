@@ -1,14 +1,13 @@
 """One error tree for the whole tool; each class carries its process exit code.
 
-Library code raises these and never calls ``sys.exit``; ``cli.main`` turns them into the
-documented exit codes (README, "Exit codes").
+Library code raises these plain exceptions and never calls ``sys.exit`` nor imports click;
+the CLI alone turns them into a message on stderr and the documented exit codes (README,
+"Exit codes").
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-
-import click
 
 
 class ExitCode(IntEnum):
@@ -19,10 +18,14 @@ class ExitCode(IntEnum):
     LOCKED = 75  # another run holds the lock (EX_TEMPFAIL: cron may retry)
 
 
-class SafeguardError(click.ClickException):
+class SafeguardError(Exception):
     """Base of every error the tool reports on purpose."""
 
     exit_code = ExitCode.DATA
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 class DataError(SafeguardError):
@@ -41,3 +44,9 @@ class LockedError(SafeguardError):
     """Another safeguard process holds the store's lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class InternalError(SafeguardError):
+    """A bug in safeguard, not in the data."""
+
+    exit_code = ExitCode.INTERNAL

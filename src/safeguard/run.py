@@ -7,20 +7,23 @@ month asked for). Returns what it did; the CLI writes the run manifest and decid
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from safeguard.errors import ConfigError, DataError
-from safeguard.indicators.catalogue import Authority, Catalogue
+from safeguard.indicators.catalogue import Catalogue
 from safeguard.ingest.csvfile import sha256_of
 from safeguard.ingest.stage import ingest
 from safeguard.periods import Month
+from safeguard.project import Project
 from safeguard.report.stage import write_report
 from safeguard.schema import Contract
-from safeguard.settings import Pipeline
-from safeguard.store import Store, is_return, recover_month_folders, window_of
+from safeguard.settings import Settings
+from safeguard.store import ExtractEntry, Store, is_return, recover_month_folders, window_of
 
 
 @dataclass
@@ -31,7 +34,45 @@ class RunOutcome:
     cleaned: list[str] = field(default_factory=list)
 
 
-def latest_month(extracts: dict[str, Any]) -> Month:
+def run_record(
+    outcome: RunOutcome,
+    settings: Settings,
+    *,
+    started: str,
+    seconds: float,
+    exit_code: int,
+    error: str | None,
+    versions: dict[str, str],
+) -> dict[str, Any]:
+    """The run log's line for one run: inputs, outputs, versions, timings, outcome. The
+    caller reads the clock and passes ``started`` and ``seconds``."""
+    record: dict[str, Any] = {
+        "started": started,
+        "command": "run",
+        "settings": json.loads(settings.model_dump_json()),
+        "versions": versions,
+        "month": outcome.month,
+        "ingested": outcome.ingested,
+        "outputs": outcome.outputs,
+        "cleaned": outcome.cleaned,
+        "seconds": round(seconds, 3),
+        "exit_code": exit_code,
+        "outcome": "ok" if exit_code == 0 else "failed",
+    }
+    if error is not None:
+        record["error"] = error
+    return record
+
+
+def append_run_record(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line to the run log (owner-only, created with its folder)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write(json.dumps(record, sort_keys=True) + "\n")
+    os.chmod(path, 0o600)
+
+
+def latest_month(extracts: dict[str, ExtractEntry]) -> Month:
     """The month a run reports by default: the latest monthly extract's; for a store holding
     statutory returns alone, the last month they cover."""
     monthly = [key for key in extracts if not is_return(key)]
@@ -42,7 +83,7 @@ def latest_month(extracts: dict[str, Any]) -> Month:
 
 def pending_extracts(raw: Path, store: Store, contract: Contract) -> list[tuple[Month, Path]]:
     """Extract folders named YYYY-MM whose files differ from what the store holds for them."""
-    held = store.manifest().get("extracts", {})
+    held = store.manifest().extracts
     found = []
     for folder in sorted(raw.iterdir()) if raw.is_dir() else []:
         try:
@@ -56,14 +97,14 @@ def pending_extracts(raw: Path, store: Store, contract: Contract) -> list[tuple[
             for path in folder.iterdir()
             if (name := contract.table_for_file(path.name)) is not None and path.is_file()
         }
-        known = held.get(str(month), {}).get("files", {})
-        if {name: info["sha256"] for name, info in known.items()} != files:
+        known = held.get(str(month))
+        if (known.checksums() if known is not None else {}) != files:
             found.append((month, folder))
     return found
 
 
 def narrowed(
-    pipeline: Pipeline, contract: Contract, catalogue: Catalogue
+    pipeline: Settings, contract: Contract, catalogue: Catalogue
 ) -> tuple[Contract, Catalogue]:
     """The contract and catalogue cut down to the tables and indicators the pipeline names."""
     for kind, chosen, known in (
@@ -89,13 +130,9 @@ def narrowed(
 
 
 def run_month(
-    pipeline: Pipeline,
-    contract: Contract,
-    catalogue: Catalogue,
-    authority: Authority,
+    project: Project,
     *,
     month: Month | None,
-    template_dirs: list[Path],
     narrative: Path | None = None,
     outcome: RunOutcome | None = None,
     progress: Callable[[str, int, int], None] | None = None,
@@ -104,11 +141,12 @@ def run_month(
 
     ``outcome`` is filled as the run goes, so a caller can record how far a failed run got.
     """
+    pipeline = project.settings
+    authority = project.authority
+    template_dirs = project.template_dirs
     store = Store(pipeline.processed_dir)
     outcome = outcome if outcome is not None else RunOutcome()
-    contract, catalogue = narrowed(pipeline, contract, catalogue)
-    if pipeline.templates is not None:
-        template_dirs = [pipeline.templates, *template_dirs]
+    contract, catalogue = narrowed(pipeline, project.contract, project.catalogue)
     with store.locked():
         outcome.cleaned = store.clean_leftovers()
         outcome.cleaned += recover_month_folders(pipeline.reports_dir)
@@ -122,6 +160,8 @@ def run_month(
                 contract,
                 pipeline.processed_dir,
                 strict=pipeline.strict,
+                authority=authority,
+                encoding=pipeline.encoding,
                 max_quarantine=pipeline.max_quarantine,
             )
             report = done.report
@@ -141,7 +181,7 @@ def run_month(
                     f"file-level error(s), {report.issues.height} problem(s)); run "
                     f"'safeguard validate {folder}' to see them. Nothing was written."
                 )
-        extracts = store.manifest().get("extracts", {})
+        extracts = store.manifest().extracts
         if month is None:
             if not extracts:
                 raise DataError(f"no extract in {pipeline.raw_dir} or the store: nothing to report")

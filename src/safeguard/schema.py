@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from safeguard.defaults import ConfigFolder
 from safeguard.errors import ConfigError
+from safeguard.models import StrictModel
 
 EXTRACTS_FILE = "extracts.yaml"
 CODES_FILE = "codes.yaml"
@@ -54,11 +56,7 @@ ColumnCheck = Literal[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Column(_Strict):
+class Column(StrictModel):
     """One column of an extract table."""
 
     type: ColumnType
@@ -83,7 +81,7 @@ class Column(_Strict):
         return self.rules.get(check, check)
 
 
-class DateOrder(_Strict):
+class DateOrder(StrictModel):
     """``later`` must not be before ``earlier`` (same row)."""
 
     rule: str
@@ -94,7 +92,7 @@ class DateOrder(_Strict):
     meaning: str
 
 
-class Together(_Strict):
+class Together(StrictModel):
     """``columns`` are given together or all left blank (same row), e.g. an episode's end
     date and its reason for ending (SSDA903 rule 148)."""
 
@@ -104,7 +102,7 @@ class Together(_Strict):
     meaning: str
 
 
-class DateOrderAcross(_Strict):
+class DateOrderAcross(StrictModel):
     """``column`` must not be before ``not_before`` of the row of ``table`` that ``via`` names."""
 
     rule: str
@@ -117,7 +115,7 @@ class DateOrderAcross(_Strict):
     meaning: str
 
 
-class Table(_Strict):
+class Table(StrictModel):
     """One CSV file of a monthly extract."""
 
     file: str
@@ -147,7 +145,7 @@ class Table(_Strict):
         return self
 
 
-class CodeList(_Strict):
+class CodeList(StrictModel):
     """Allowed codes, each with the labels (Annex A wording) that also mean it."""
 
     description: str = ""
@@ -167,7 +165,7 @@ def _normalise_label(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip()).upper()
 
 
-class Contract(_Strict):
+class Contract(StrictModel):
     """The whole extract contract."""
 
     version: int
@@ -216,9 +214,7 @@ def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: not found (is --pipelines pointing at the pipelines folder?)"
-        ) from None
+        raise ConfigError(f"{path}: not found") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -254,7 +250,7 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_contract(pipelines: Path) -> Contract:
+def load_contract(pipelines: ConfigFolder) -> Contract:
     """Load and check the extract contract from a pipelines folder."""
     extracts = _read_yaml(pipelines / EXTRACTS_FILE)
     codes = _read_yaml(pipelines / CODES_FILE)

@@ -29,15 +29,24 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import polars as pl
 from filelock import FileLock, Timeout
+from pydantic import (
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from safeguard.errors import ConfigError, DataError, LockedError
 from safeguard.ingest.validate import ExtractResult
+from safeguard.models import StrictModel
 from safeguard.periods import MONTH_PATTERN, Month
-from safeguard.schema import ColumnType, Contract, Table
+from safeguard.schema import ColumnType, Contract, Table, format_validation_error
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
@@ -61,11 +70,108 @@ class Source:
     last: Month
 
 
+def _month(value: object) -> Month:
+    if isinstance(value, Month):
+        return value
+    if isinstance(value, str):
+        return Month.parse(value)
+    raise ValueError(f"expected a month as YYYY-MM, got {value!r}")
+
+
+ManifestMonth = Annotated[Month, PlainValidator(_month), PlainSerializer(str, return_type=str)]
+
+
+def _recorded() -> Any:
+    """A key some entries lack (an older store's, or a count never recorded): None when
+    absent, and left out of the file when None, so an entry is written back as it was read."""
+    return Field(default=None, exclude_if=lambda value: value is None)
+
+
+class Window(StrictModel):
+    """The first and last months an extract or return covers."""
+
+    first: ManifestMonth
+    last: ManifestMonth
+
+
+class FileEntry(StrictModel):
+    """One file of an extract or return: its checksum and what validation did with its rows."""
+
+    file: str
+    sha256: str
+    rows: int
+    loaded: int
+    quarantined: int
+    warnings: int
+    blank_lines: int
+    columns_present: tuple[str, ...]
+    # how this extract's rows fared in the current view; none when it loaded no row
+    new: int | None = _recorded()
+    revised: int | None = _recorded()
+    unchanged: int | None = _recorded()
+    superseded_by_newer: int | None = _recorded()
+
+
+class ExtractEntry(StrictModel):
+    """A monthly extract or a statutory return in the store (keyed by its month or name)."""
+
+    source: str  # the folder or file it was read from
+    format: str | None = _recorded()  # "extract", "cin-xml"...; absent before returns
+    window: Window | None = _recorded()  # absent before returns: 24 months to the month
+    contract: str | None = _recorded()  # the contract's fingerprint it was validated under
+    encoding: str | None = None  # as named with --encoding; None (written as null) is UTF-8
+    files: dict[str, FileEntry]
+    missing_tables: tuple[str, ...]
+    not_loaded: dict[str, int] | None = _recorded()  # a return's parts the store has no table for
+
+    @model_serializer(mode="wrap")
+    def _as_read(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An entry written before encodings were recorded is written back without one."""
+        data: dict[str, Any] = handler(self)
+        if "encoding" not in self.model_fields_set:
+            data.pop("encoding", None)
+        return data
+
+    def checksums(self) -> dict[str, str]:
+        """Each table's file checksum, which says whether a folder holds the same files."""
+        return {name: info.sha256 for name, info in self.files.items()}
+
+
+class TableEntry(StrictModel):
+    """A table's current view: its rows, and the extracts and returns holding a version."""
+
+    rows: int
+    extracts: tuple[str, ...]
+
+
+class Manifest(StrictModel):
+    """``manifest.json``: what a generation holds. No timestamps: its bytes are a function of
+    the set of extracts, and name the generation."""
+
+    format: int = STORE_FORMAT
+    pseudonym_key: str | None = None  # a fingerprint of the key, never the key
+    contract_version: int | None = None  # None only for an empty store
+    extracts: dict[str, ExtractEntry] = Field(default_factory=dict)
+    tables: dict[str, TableEntry] = Field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except ValidationError as exc:
+            raise DataError(format_validation_error(str(path), exc)) from exc
+
+    def to_json(self) -> bytes:
+        """The file's bytes: sorted keys, two-space indent, a final newline."""
+        data = self.model_dump(mode="json")
+        return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
 @dataclass(frozen=True)
 class MergeOutcome:
     action: str  # "written" or "unchanged"
     generation: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
 
 
 def _mkdir(path: Path) -> None:
@@ -110,12 +216,9 @@ class Store:
         path = self.root / name
         return path if path.is_dir() else None
 
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         generation = self.generation
-        if generation is None:
-            return {"format": STORE_FORMAT, "extracts": {}, "tables": {}}
-        loaded: dict[str, Any] = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
-        return loaded
+        return Manifest() if generation is None else Manifest.read(generation / MANIFEST)
 
     def table_path(self, table: str) -> Path | None:
         generation = self.generation
@@ -202,11 +305,10 @@ def rank(key: str) -> tuple[int, str]:
     return (0 if is_return(key) else 1, key)
 
 
-def window_of(key: str, entry: dict[str, Any]) -> tuple[Month, Month]:
+def window_of(key: str, entry: ExtractEntry) -> tuple[Month, Month]:
     """The first and last months an extract or return in the manifest covers."""
-    window = entry.get("window")
-    if window:
-        return Month.parse(window["first"]), Month.parse(window["last"])
+    if entry.window is not None:
+        return entry.window.first, entry.window.last
     last = Month.parse(key)  # a store written before windows were recorded: monthly extracts
     return last.shift(-23), last
 
@@ -436,14 +538,22 @@ def _current_view(parts: list[Path], target: Path, table: Table) -> tuple[int, p
     return frame.height, stats
 
 
-def _record_counts(extracts: dict[str, Any], table: str, stats: pl.DataFrame) -> None:
+def _set_counts(
+    extracts: dict[str, ExtractEntry], key: str, table: str, counts: dict[str, int]
+) -> None:
+    """Replace ``extracts[key]`` by a copy whose entry for ``table`` has ``counts``."""
+    entry = extracts.get(key)
+    held = entry.files.get(table) if entry is not None else None
+    if entry is not None and held is not None:
+        files = {**entry.files, table: held.model_copy(update=counts)}
+        extracts[key] = entry.model_copy(update={"files": files})
+
+
+def _record_counts(extracts: dict[str, ExtractEntry], table: str, stats: pl.DataFrame) -> None:
     """Copy per-extract counts into the manifest's entries for ``table``."""
     for row in stats.iter_rows(named=True):
-        entry = extracts.get(row[EXTRACT], {}).get("files", {}).get(table)
-        if entry is not None:
-            entry.update(
-                {k: int(row[k]) for k in ("new", "revised", "unchanged", "superseded_by_newer")}
-            )
+        counts = {k: int(row[k]) for k in ("new", "revised", "unchanged", "superseded_by_newer")}
+        _set_counts(extracts, row[EXTRACT], table, counts)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -479,9 +589,9 @@ def merge_extract(
         store.clean_leftovers()
         live = store.generation
         manifest = store.manifest()
-        extracts: dict[str, Any] = manifest.get("extracts", {})
-        if extracts and manifest.get("pseudonym_key") != pseudonym:
-            held = manifest.get("pseudonym_key")
+        extracts = manifest.extracts
+        if extracts and manifest.pseudonym_key != pseudonym:
+            held = manifest.pseudonym_key
             raise ConfigError(
                 "the store's child ids were pseudonymised with another key; set the same "
                 "SAFEGUARD_PSEUDONYM_KEY as before"
@@ -493,17 +603,15 @@ def merge_extract(
             )
         previous = extracts.get(month)
         mine = _checksums(result)
-        same_rules = {"contract": contract.fingerprint(), "encoding": report.encoding}
         if (
             previous is not None
-            and {name: info["sha256"] for name, info in previous["files"].items()} == mine
-            and {key: previous.get(key) for key in same_rules} == same_rules
+            and previous.checksums() == mine
+            and (previous.contract, previous.encoding) == (contract.fingerprint(), report.encoding)
         ):
             assert live is not None
             return MergeOutcome("unchanged", live, manifest)
         for other, info in sorted(extracts.items()):
-            theirs = {name: f["sha256"] for name, f in info["files"].items()}
-            if other != month and theirs == mine:
+            if other != month and info.checksums() == mine:
                 raise DataError(
                     f"{report.extract}: every file is identical to extract {other} already in the "
                     f"store; was {other} copied under the name {month}? Nothing was written."
@@ -512,18 +620,18 @@ def merge_extract(
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
         os.chmod(tmp, DIR_MODE)
         try:
-            generation = _build_generation(
+            name, written = _build_generation(
                 tmp, live, extracts, source, result, contract, pseudonym, not_loaded
             )
             if before_swap is not None:
                 before_swap(tmp)
-            final = _publish(root, tmp, generation["name"])
+            final = _publish(root, tmp, name)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         if live is not None and live != final:
             shutil.rmtree(live, ignore_errors=True)
-        return MergeOutcome("written", final, generation["manifest"])
+        return MergeOutcome("written", final, written)
 
 
 def _publish(root: Path, tmp: Path, name: str) -> Path:
@@ -541,21 +649,22 @@ def _publish(root: Path, tmp: Path, name: str) -> Path:
 
 def _manifest_file(
     tmp: Path,
-    extracts: dict[str, Any],
-    tables: dict[str, Any],
+    extracts: dict[str, ExtractEntry],
+    tables: dict[str, TableEntry],
     contract: Contract,
     pseudonym: str | None = None,
-) -> dict[str, Any]:
-    manifest = {
-        "format": STORE_FORMAT,
-        "pseudonym_key": pseudonym,  # a fingerprint of the key, never the key
-        "contract_version": contract.version,
-        "extracts": dict(sorted(extracts.items())),
-        "tables": dict(sorted(tables.items())),
-    }
-    data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+) -> tuple[str, Manifest]:
+    """Write the generation's manifest; the generation's name (a hash of it), and it."""
+    manifest = Manifest(
+        format=STORE_FORMAT,
+        pseudonym_key=pseudonym,
+        contract_version=contract.version,
+        extracts=dict(sorted(extracts.items())),
+        tables=dict(sorted(tables.items())),
+    )
+    data = manifest.to_json()
     _write_bytes(tmp / MANIFEST, data)
-    return {"name": "g-" + hashlib.sha256(data).hexdigest()[:16], "manifest": manifest}
+    return "g-" + hashlib.sha256(data).hexdigest()[:16], manifest
 
 
 def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
@@ -568,7 +677,8 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
         live = store.generation
         if live is None:
             return []
-        extracts: dict[str, Any] = store.manifest()["extracts"]
+        manifest = store.manifest()
+        extracts = manifest.extracts
         gone = sorted(key for key in extracts if str(window_of(key, extracts[key])[1]) < before)
         if not gone:
             return []
@@ -586,7 +696,7 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
                 ):
                     continue
                 _link_or_copy(source, tmp / relative)
-            tables: dict[str, Any] = {}
+            tables: dict[str, TableEntry] = {}
             for name in sorted(contract.tables):
                 folder = tmp / "versions" / name
                 parts = _version_parts(folder)
@@ -596,11 +706,9 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
                     parts, tmp / "tables" / f"{name}.parquet", contract.tables[name]
                 )
                 _record_counts(kept, name, stats_frame)
-                tables[name] = {"rows": rows, "extracts": [p.stem for p in parts]}
-            generation = _manifest_file(
-                tmp, kept, tables, contract, store.manifest().get("pseudonym_key")
-            )
-            final = _publish(root, tmp, generation["name"])
+                tables[name] = TableEntry(rows=rows, extracts=tuple(p.stem for p in parts))
+            generation, _ = _manifest_file(tmp, kept, tables, contract, manifest.pseudonym_key)
+            final = _publish(root, tmp, generation)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -609,26 +717,24 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
         return gone
 
 
-def _old_tables(live: Path | None) -> dict[str, Any]:
-    if live is None:
-        return {}
-    tables: dict[str, Any] = json.loads((live / MANIFEST).read_text(encoding="utf-8"))["tables"]
-    return tables
+def _old_tables(live: Path | None) -> dict[str, TableEntry]:
+    return {} if live is None else Manifest.read(live / MANIFEST).tables
 
 
 def _build_generation(
     tmp: Path,
     live: Path | None,
-    extracts: dict[str, Any],
+    extracts: dict[str, ExtractEntry],
     origin: Source,
     result: ExtractResult,
     contract: Contract,
     pseudonym: str | None = None,
     not_loaded: dict[str, int] | None = None,
-) -> dict[str, Any]:
+) -> tuple[str, Manifest]:
     report = result.report
     month = origin.key
-    previous_tables = set(extracts.get(month, {}).get("files", {}))
+    previous = extracts.get(month)
+    previous_tables = set(previous.files) if previous is not None else set()
     affected = sorted(previous_tables | set(result.tables))
 
     # 1. carry over every file this extract does not change
@@ -659,32 +765,32 @@ def _build_generation(
     _write_bytes(tmp / "extracts" / month / "validation.csv", report.to_csv().encode("utf-8"))
 
     # 3. rebuild the current view of every affected table from all its versions
-    files: dict[str, dict[str, Any]] = {
-        name: {
-            "file": outcome.file,
-            "sha256": outcome.sha256,
-            "rows": outcome.rows,
-            "loaded": outcome.loaded,
-            "quarantined": outcome.quarantined,
-            "warnings": outcome.warnings,
-            "blank_lines": outcome.blank_lines,
-            "columns_present": outcome.columns_present,
-        }
+    files = {
+        name: FileEntry(
+            file=outcome.file,
+            sha256=outcome.sha256,
+            rows=outcome.rows,
+            loaded=outcome.loaded,
+            quarantined=outcome.quarantined,
+            warnings=outcome.warnings,
+            blank_lines=outcome.blank_lines,
+            columns_present=tuple(outcome.columns_present),
+        )
         for name, outcome in sorted(report.tables.items())
     }
     new_extracts = {k: v for k, v in extracts.items() if k != month}
-    new_extracts[month] = {
-        "source": report.extract,
-        "format": origin.format,
-        "window": {"first": str(origin.first), "last": str(origin.last)},
-        "contract": contract.fingerprint(),
-        "encoding": report.encoding,
-        "files": files,
-        "missing_tables": report.missing_tables,
-    }
-    if not_loaded:  # parts of a return with no table in the store: counted, never dropped
-        new_extracts[month]["not_loaded"] = dict(sorted(not_loaded.items()))
-    tables_meta: dict[str, Any] = {
+    new_extracts[month] = ExtractEntry(
+        source=report.extract,
+        format=origin.format,
+        window=Window(first=origin.first, last=origin.last),
+        contract=contract.fingerprint(),
+        encoding=report.encoding,
+        files=files,
+        missing_tables=tuple(report.missing_tables),
+        # parts of a return with no table in the store: counted, never dropped
+        not_loaded=dict(sorted(not_loaded.items())) if not_loaded else None,
+    )
+    tables_meta: dict[str, TableEntry] = {
         name: meta for name, meta in _old_tables(live).items() if name not in affected
     }
     for name in affected:
@@ -709,11 +815,13 @@ def _build_generation(
             _write_parquet(current_frame, target)
             current_rows = current_frame.height
             for older, count in superseded.iter_rows():
-                entry = new_extracts[older]["files"][name]
-                entry["superseded_by_newer"] = int(entry["superseded_by_newer"]) + int(count)
+                earlier = new_extracts[older].files[name].superseded_by_newer or 0
+                _set_counts(
+                    new_extracts, older, name, {"superseded_by_newer": earlier + int(count)}
+                )
         else:
             current_rows, stats_frame = _current_view(parts, target, contract.tables[name])
         _record_counts(new_extracts, name, stats_frame)
-        tables_meta[name] = {"rows": current_rows, "extracts": [p.stem for p in parts]}
+        tables_meta[name] = TableEntry(rows=current_rows, extracts=tuple(p.stem for p in parts))
 
     return _manifest_file(tmp, new_extracts, tables_meta, contract, pseudonym)

@@ -7,17 +7,15 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from safeguard.defaults import ConfigFolder
 from safeguard.errors import ConfigError
+from safeguard.models import StrictModel as _Strict
 from safeguard.schema import load_model
 
 INDICATORS_FILE = "indicators.yaml"
 AUTHORITY_FILE = "authority.yaml"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Unit(StrEnum):
@@ -108,7 +106,7 @@ class Authority(_Strict):
     neighbours_file: str | None = Field(default=None, description="statistical neighbour file")
 
 
-def load_catalogue(pipelines: Path) -> Catalogue:
+def load_catalogue(pipelines: ConfigFolder) -> Catalogue:
     from safeguard.indicators.rules import RULES
 
     catalogue = load_model(pipelines / INDICATORS_FILE, Catalogue)
@@ -122,9 +120,5 @@ def load_catalogue(pipelines: Path) -> Catalogue:
     return catalogue
 
 
-def load_authority(pipelines: Path) -> Authority:
-    authority = load_model(pipelines / AUTHORITY_FILE, Authority)
-    if authority.reference_dir is not None and not authority.reference_dir.is_absolute():
-        resolved = (pipelines.resolve().parent / authority.reference_dir).resolve()
-        authority = authority.model_copy(update={"reference_dir": resolved})
-    return authority
+def load_authority(pipelines: ConfigFolder) -> Authority:
+    return load_model(pipelines / AUTHORITY_FILE, Authority)

@@ -19,7 +19,7 @@ from safeguard.calendar import WorkingCalendar
 from safeguard.indicators.catalogue import Authority, Catalogue, Indicator, Unit
 from safeguard.indicators.rules import HISTORY, RULES, Context, NotAvailable
 from safeguard.periods import Month, months_between
-from safeguard.store import Store, is_return, window_of
+from safeguard.store import Manifest, Store, is_return, window_of
 
 OK, NOT_APPLICABLE, NOT_AVAILABLE = "ok", "not applicable", "not available"
 
@@ -41,28 +41,28 @@ def calendar_for_months(months: list[date], authority: Authority) -> WorkingCale
     return WorkingCalendar(months[0].year - 3, months[-1].year + 1, authority.closures)
 
 
-def coverage(manifest: dict[str, Any]) -> tuple[date | None, date | None]:
+def coverage(manifest: Manifest) -> tuple[date | None, date | None]:
     """The first day any extract's or return's window reaches, and the last one's month end."""
-    windows = [window_of(key, entry) for key, entry in manifest.get("extracts", {}).items()]
+    windows = [window_of(key, entry) for key, entry in manifest.extracts.items()]
     if not windows:
         return None, None
     return min(w[0] for w in windows).first_day, max(w[1] for w in windows).last_day
 
 
-def covered_months(manifest: dict[str, Any], table: str, columns: tuple[str, ...]) -> set[date]:
+def covered_months(manifest: Manifest, table: str, columns: tuple[str, ...]) -> set[date]:
     """The months (first days) some extract or return holding ``table`` with ``columns``
     covers: a CIN census covers referrals for its year but holds no contacts."""
     months: set[date] = set()
-    for key, entry in manifest.get("extracts", {}).items():
-        held = entry.get("files", {}).get(table)
-        if held is None or not set(columns) <= set(held.get("columns_present", [])):
+    for key, entry in manifest.extracts.items():
+        held = entry.files.get(table)
+        if held is None or not set(columns) <= set(held.columns_present):
             continue
         months.update(m.first_day for m in months_between(*window_of(key, entry)))
     return months
 
 
 def _gap(
-    manifest: dict[str, Any], needs: list[tuple[str, tuple[str, ...]]]
+    manifest: Manifest, needs: list[tuple[str, tuple[str, ...]]]
 ) -> Callable[[date, int], str | None]:
     """For a rule's tables: why month ``m`` with ``history`` months before it is not covered,
     or None when every table it read is covered then. Only needed once a store holds
@@ -97,7 +97,7 @@ def context_for(
     indicator: Indicator,
     months: list[date],
     cal: WorkingCalendar,
-    manifest: dict[str, Any] | None = None,
+    manifest: Manifest | None = None,
 ) -> Context:
     return Context(store, months, cal, parameters=dict(indicator.parameters), _manifest=manifest)
 
@@ -114,7 +114,7 @@ def compute(
     cal = calendar_for_months(months, authority)
     manifest = store.manifest()  # read once for every rule
     first_covered, last_covered = coverage(manifest)
-    has_returns = any(is_return(key) for key in manifest.get("extracts", {}))
+    has_returns = any(is_return(key) for key in manifest.extracts)
     plans: dict[str, pl.LazyFrame] = {}
     unavailable: dict[str, str] = {}
     gaps: dict[str, dict[date, str]] = {}

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from safeguard.calendar import WorkingCalendar
-from safeguard.store import Store
+from safeguard.store import Manifest, Store
 
 Rule = Callable[["Context"], pl.LazyFrame]
 RULES: dict[str, Rule] = {}
@@ -65,10 +65,10 @@ class Context:
     parameters: dict[str, Any] = field(default_factory=dict)
     unavailable: dict[date, str] = field(default_factory=dict)  # months a rule cannot cover
     needs: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # tables it read
-    _manifest: dict[str, Any] | None = None
+    _manifest: Manifest | None = None
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         if self._manifest is None:
             self._manifest = self.store.manifest()
         return self._manifest
@@ -76,8 +76,9 @@ class Context:
     def present(self, table: str) -> set[str]:
         """Columns of ``table`` that at least one extract held."""
         found: set[str] = set()
-        for extract in self.manifest.get("extracts", {}).values():
-            found |= set(extract["files"].get(table, {}).get("columns_present", []))
+        for extract in self.manifest.extracts.values():
+            held = extract.files.get(table)
+            found |= set(held.columns_present) if held is not None else set()
         return found
 
     def table(self, name: str, *columns: str) -> pl.LazyFrame:

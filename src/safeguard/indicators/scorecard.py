@@ -3,6 +3,7 @@ comparators, one row per indicator, built from the monthly series."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,8 +59,35 @@ def _rag(value: float | None, indicator: Indicator) -> str | None:
     return spc.rag(value, indicator.target, indicator.tolerance, _polarity(indicator))
 
 
+NOT_HELD = "No DfE comparators are held: run `safeguard reference update`."
+"""The scorecard's note, and the paper's comparator legend, when no reference data is held."""
+
+
+def _listed_neighbours(authority: Authority) -> pl.DataFrame:
+    """``authority.neighbours`` as a ``load_neighbours`` table (closest first)."""
+    count = len(authority.neighbours)
+    return pl.DataFrame(
+        {
+            "la_code": [authority.la_code] * count,
+            "la_name": [authority.name] * count,
+            "position": list(range(1, count + 1)),
+            "neighbour_code": list(authority.neighbours),
+            "closeness": [None] * count,
+        },
+        schema={
+            "la_code": pl.String,
+            "la_name": pl.String,
+            "position": pl.Int64,
+            "neighbour_code": pl.String,
+            "closeness": pl.String,
+        },
+    )
+
+
 class Comparators:
-    """DfE's published files, read once each; absent files make comparators not available."""
+    """DfE's published files, read once each; absent files make comparators not available.
+    Notes name a missing file by its name only, never the folder (they reach public papers).
+    The neighbours are ``authority.neighbours`` when listed, else the neighbours file's."""
 
     def __init__(self, authority: Authority):
         self.authority = authority
@@ -67,15 +95,17 @@ class Comparators:
         self.neighbours: pl.DataFrame | None = None
         self.problem: str | None = None
         folder = authority.reference_dir
-        if folder is None:
-            self.problem = "no reference_dir in authority.yaml"
-        elif not folder.is_dir():
-            self.problem = f"reference folder {folder} not found"
+        if folder is None or not folder.is_dir() or not any(folder.glob("*.csv")):
+            self.problem = NOT_HELD
+        elif authority.neighbours:
+            self.neighbours = _listed_neighbours(authority)
         elif authority.neighbours_file:
+            from safeguard.errors import DataError
             from safeguard.indicators.comparators import load_neighbours
 
             path = folder / authority.neighbours_file
-            self.neighbours = load_neighbours(path) if path.is_file() else None
+            with contextlib.suppress(DataError):
+                self.neighbours = load_neighbours(path) if path.is_file() else None
 
     def compare(self, indicator: Indicator, month: Month) -> dict[str, Any]:
         from safeguard.indicators.comparators import comparators, read_ees_csv
@@ -88,8 +118,16 @@ class Comparators:
         assert self.authority.reference_dir is not None
         file = indicator.dfe.file
         if file not in self.frames:
+            from safeguard.errors import DataError
+
             path: Path = self.authority.reference_dir / file
-            self.frames[file] = read_ees_csv(path) if path.is_file() else f"{file} not found"
+            update = "run `safeguard reference update`"
+            try:
+                self.frames[file] = (
+                    read_ees_csv(path) if path.is_file() else f"{file} is not held: {update}"
+                )
+            except DataError:
+                self.frames[file] = f"{file} cannot be read: {update}"
         frame = self.frames[file]
         if isinstance(frame, str):
             return {**blank, "dfe_note": frame}

@@ -4,9 +4,13 @@ monthly extracts and for statutory returns (CIN census, SSDA903, Annex A)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import polars as pl
+
+from safeguard.defaults import ConfigFolder
 from safeguard.ingest.csvfile import FileProblem
 from safeguard.ingest.pseudonym import (
     fingerprint,
@@ -14,8 +18,8 @@ from safeguard.ingest.pseudonym import (
     pseudonymise,
     pseudonymise_derived_ids,
 )
-from safeguard.ingest.report import ValidationReport, issues_frame
-from safeguard.ingest.sources import read_return
+from safeguard.ingest.report import ValidationReport, file_issue, issues_frame
+from safeguard.ingest.sources import cin_xml, read_return
 from safeguard.ingest.sources.base import Converted, SourceMapping, load_mapping
 from safeguard.ingest.validate import (
     ExtractResult,
@@ -27,7 +31,14 @@ from safeguard.periods import Month
 from safeguard.schema import Contract, Severity
 from safeguard.store import Source, merge_extract
 
+if TYPE_CHECKING:
+    from safeguard.indicators.catalogue import Authority
+
 log = logging.getLogger(__name__)
+
+# warnings that the data may not be this project's authority's (README's rule table)
+OTHER_AUTHORITY = "other-authority"
+DEMO_PROJECT = "demo-project"
 
 
 @dataclass(frozen=True)
@@ -61,11 +72,15 @@ def validate(
     *,
     encoding: str | None = None,
     max_quarantine: float = 0.01,
+    authority: Authority | None = None,
 ) -> ValidationReport:
-    """Run every check on an extract folder and write nothing."""
+    """Run every check on an extract folder and write nothing. With ``authority`` (the
+    project's), also warn as ``ingest`` does when the folder is not the demo's in a demo
+    project."""
     report = validate_extract(
         folder, month, contract, encoding=encoding, max_quarantine=max_quarantine
     ).report
+    _add_issues(report, demo_project_issues(folder, authority))
     _log_report("validate", report)
     return report
 
@@ -79,12 +94,17 @@ def ingest(
     strict: bool = False,
     encoding: str | None = None,
     max_quarantine: float = 0.01,
+    authority: Authority | None = None,
 ) -> IngestOutcome:
-    """Validate an extract and, if it passes, merge it into the processed store atomically."""
+    """Validate an extract and, if it passes, merge it into the processed store atomically.
+
+    With ``authority`` (the project's) the report also warns when the project is the demo's
+    (``demo: true``) and the folder was not written by the demo (rule ``demo-project``)."""
     result = validate_extract(
         folder, month, contract, encoding=encoding, max_quarantine=max_quarantine
     )
     report = result.report
+    _add_issues(report, demo_project_issues(folder, authority))
     _log_report("ingest", report)
     if not report.passes(strict=strict):
         log.info("ingest %s: refused, nothing written", month)
@@ -157,25 +177,33 @@ def ingest_return(
     path: Path,
     contract: Contract,
     processed: Path | None,
-    pipelines: Path,
+    pipelines: ConfigFolder,
     *,
     format_name: str,
     month: Month | None = None,
     strict: bool = False,
     max_quarantine: float = 0.01,
+    authority: Authority | None = None,
 ) -> list[ReturnOutcome]:
     """Read a statutory return and validate each collection year in it as an extract; each
     that passes is merged into the store at ``processed``, keyed by its name (``cin-2022``).
-    With ``processed`` None nothing is written: the action says "checked" or "refused"."""
+    With ``processed`` None nothing is written: the action says "checked" or "refused".
+
+    With ``authority`` (the project's) the report warns when the return names another LA
+    (rule ``other-authority``): the CIN census's header ``<LEA>``; SSDA903 and Annex A carry
+    no LA code."""
     mapping = load_mapping(pipelines, format_name)
     try:
         converted = read_return(path, mapping, month=month)
     except FileProblem as problem:
         log.info("ingest %s: refused, %s", format_name, problem.rule)
         return [_refused_return(path, format_name, problem)]
+    others = other_authority_issues(path, format_name, authority)
     key = key_from_environment()
     done = []
     for one in converted:
+        if others:
+            one = replace(one, problems=[*one.problems, *others])
         result = validate_converted(one, contract, mapping, max_quarantine=max_quarantine)
         report = result.report
         _log_report(f"{'validate' if processed is None else 'ingest'} {one.label}", report)
@@ -205,3 +233,86 @@ def ingest_return(
             )
         )
     return done
+
+
+# --- the right authority ------------------------------------------------------------------
+
+
+def _add_issues(report: ValidationReport, issues: list[dict[str, Any]]) -> None:
+    """Add file-level rows to a report, kept in the report's order."""
+    if issues:
+        report.issues = pl.concat([report.issues, issues_frame(issues)]).sort(
+            ["file", "line", "column", "rule"], nulls_last=False
+        )
+
+
+def _same_code(found: str, authority: Authority) -> bool:
+    """Whether an LA code written in a return is the authority's: its old three-digit code
+    (leading zeros aside) or its nine-character ONS code."""
+    text = found.strip()
+    codes = [authority.la_code.strip(), (authority.new_la_code or "").strip()]
+    if text.isdigit() and codes[0].isdigit():
+        return int(text) == int(codes[0])
+    return text.upper() in {code.upper() for code in codes if code}
+
+
+def _demo_advice(authority: Authority) -> str:
+    return (
+        f"; this project is the {authority.name} demo (pipelines/authority.yaml says demo: "
+        f"true), so its rates would use {authority.name}'s population: for a council's own "
+        "data make its project with `safeguard init DIR --la-code NNN`"
+        if authority.demo
+        else ""
+    )
+
+
+def other_authority_issues(
+    path: Path, format_name: str, authority: Authority | None
+) -> list[dict[str, Any]]:
+    """A warning when a return names an LA other than the project's: the CIN census's
+    ``<Header><Source><LEA>``. SSDA903 tables and Annex A workbooks carry no LA code, so
+    there is nothing to compare."""
+    if authority is None or format_name != cin_xml.FORMAT:
+        return []
+    found = cin_xml.source_authority(path)
+    if found is None or _same_code(found.code, authority):
+        return []
+    return [
+        file_issue(
+            path.name,
+            OTHER_AUTHORITY,
+            f"the census is from LA {found.code} (<LEA> in its header), but this project is for "
+            f"LA {authority.la_code} ({authority.name}, pipelines/authority.yaml): its records "
+            f"would be counted as {authority.name}'s; check the file is this authority's"
+            f"{_demo_advice(authority)}",
+            line=found.line,
+            column=cin_xml.LEA_PATH,
+            value=found.code,
+            severity=Severity.WARNING,
+        )
+    ]
+
+
+def demo_project_issues(folder: Path, authority: Authority | None) -> list[dict[str, Any]]:
+    """A warning when the project is the synthetic demo's (``demo: true``) and the extract
+    folder (or the file of one) was not written by the demo, which leaves its marker file in
+    the folder it writes the months into. A monthly extract has no LA code to compare."""
+    if authority is None or not authority.demo:
+        return []
+    from safeguard.demo.generate import MARKER
+
+    extract = folder.parent if folder.is_file() else folder
+    if any((place / MARKER).is_file() for place in (extract, extract.parent)):
+        return []
+    return [
+        file_issue(
+            extract.name,
+            DEMO_PROJECT,
+            f"this extract was not written by the demo (no {MARKER} beside it), but the project "
+            f"is the synthetic {authority.name} demo (demo: true in pipelines/authority.yaml): "
+            "real-looking data is going into the demo project, and its rates will use "
+            f"{authority.name}'s population. For a council's own data make its project with "
+            "`safeguard init DIR --la-code NNN` and ingest there",
+            severity=Severity.WARNING,
+        )
+    ]

@@ -59,6 +59,24 @@ def _score_row(row: dict[str, Any], number: int) -> ScoreRow:
     )
 
 
+COMPARATORS_LEGEND = (
+    "The comparators (England, region and statistical neighbours) are the latest published "
+    "figures, for the year shown under each indicator."
+)
+
+
+def _comparators_legend(rows: list[dict[str, Any]]) -> str:
+    """The scorecard key's sentence on comparators: the claim of "latest published figures"
+    only when some row has one; otherwise why there are none (a command to fix it)."""
+    from safeguard.indicators.scorecard import NOT_HELD
+
+    if any(row.get("dfe_year") for row in rows):
+        return COMPARATORS_LEGEND
+    if any("safeguard reference update" in (row.get("dfe_note") or "") for row in rows):
+        return NOT_HELD
+    return "No published DfE comparator is available for these figures."
+
+
 def _charts(
     series: pl.DataFrame, card: pl.DataFrame, catalogue: Catalogue, month: Month
 ) -> list[Chart]:
@@ -119,7 +137,7 @@ def _annex(store: Store, card: pl.DataFrame, month: Month) -> list[Table]:
     manifest = store.manifest()
     generation = store.generation
     first = month.shift(-11)
-    extracts = manifest.get("extracts", {})
+    extracts = manifest.extracts
     # the extracts closing in the year to the month, and the returns whose year ends in it
     months = [key for key in extracts if first <= window_of(key, extracts[key])[1] <= month]
     quarantine: list[tuple[str, ...]] = []
@@ -135,11 +153,11 @@ def _annex(store: Store, card: pl.DataFrame, month: Month) -> list[Table]:
                 .sort("file", "rule")
             )
             quarantine += [(extract, f, r, str(n)) for f, r, n in counted.iter_rows()]
-        files = manifest["extracts"][extract]["files"]
+        files = extracts[extract].files
         for name in sorted(files):
             info = files[name]
-            if info.get("revised"):
-                revised.append((extract, info["file"], f"{info['revised']:,}"))
+            if info.revised:
+                revised.append((extract, info.file, f"{info.revised:,}"))
     missing = [
         (r["title"], r["status"], r["reason"])
         for r in card.iter_rows(named=True)
@@ -200,7 +218,7 @@ def build_model(
     )
     model = ReportModel(
         title=TITLE,
-        council=authority.name,
+        council=f"{authority.name} (synthetic demo data)" if authority.demo else authority.name,
         month_label=label,
         audience=audience,
         header=header,
@@ -213,6 +231,7 @@ def build_model(
         footnotes=footnotes,
         annex=tuple(_annex(Store(processed), card, month)),
         banner="INTERNAL: not for publication" if audience == "internal" else "",
+        extra={"comparators_legend": _comparators_legend(rows)},
     )
     first = month.shift(-(CHART_MONTHS - 1)).first_day
     figures = series.filter(pl.col("month") >= first).join(

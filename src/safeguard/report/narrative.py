@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
+from safeguard.models import StrictModel
 from safeguard.schema import load_model
 
 Text = str | list[str] | None
 
 
-class Narrative(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Narrative(StrictModel):
     meeting: str | None = None
     meeting_date: str | None = None
     report_by: str | None = None

@@ -15,30 +15,28 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
+from safeguard.defaults import ConfigFolder
+from safeguard.models import StrictModel
 from safeguard.periods import Month
 from safeguard.schema import Contract, load_model
 
 LINE = "_line"  # the source line (XML, CSV) or worksheet row (Excel) of each row
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FieldMap(_Strict):
+class FieldMap(StrictModel):
     """How one contract column is filled from the return."""
 
     # the return's field (XML element, 903 column, Annex A heading); a list gives the
     # accepted spellings (Annex A headings vary), the first being the official one
     source: str | list[str] | None = None
     constant: str | None = None  # a fixed value instead of a field (e.g. an assessment type)
-    values: dict[str, str] = {}  # the return's code -> the contract's code, where they differ
+    # the return's code -> the contract's code, where they differ
+    values: dict[str, str] = Field(default_factory=dict)
     note: str = ""  # what the field holds and why it maps so: the field-by-field documentation
     # False: the return does not record this field and the constant only satisfies the
     # contract (e.g. NOT_RECORDED); the column then counts as not held, so an indicator that
@@ -46,34 +44,34 @@ class FieldMap(_Strict):
     held: bool = True
 
 
-class IdRecipe(_Strict):
+class IdRecipe(StrictModel):
     """A deterministic id for records the return gives no id of their own."""
 
     prefix: str  # e.g. "cin-referral": says where the record came from
     parts: list[str]  # contract columns (after mapping) that identify the record
 
 
-class TableMap(_Strict):
+class TableMap(StrictModel):
     source: str  # where the rows come from: an element path, a 903 table, an Annex A list
     note: str = ""
     id: IdRecipe | None = None  # None: the return has an id of its own (e.g. the child's)
     # contract columns naming the same record in a monthly extract (child and start date):
     # a monthly extract holding it supersedes the return's row instead of duplicating it
-    natural_key: list[str] = []
+    natural_key: list[str] = Field(default_factory=list)
     columns: dict[str, FieldMap]
 
 
-class SourceMapping(_Strict):
+class SourceMapping(StrictModel):
     format: str  # "cin-xml", "ssda903" or "annex-a"
     description: str
     tables: dict[str, TableMap]  # contract table name -> how it is filled
     # parts of the return with no table in the store: counted and reported, never dropped
     # silently (e.g. 903 missing episodes, Annex A list 2 early help)
-    not_loaded: dict[str, str] = {}
+    not_loaded: dict[str, str] = Field(default_factory=dict)
 
 
-def load_mapping(pipelines: Path, format_name: str) -> SourceMapping:
-    return load_model(pipelines / "sources" / f"{format_name}.yaml", SourceMapping)
+def load_mapping(pipelines: ConfigFolder, format_name: str) -> SourceMapping:
+    return load_model(pipelines / f"sources/{format_name}.yaml", SourceMapping)
 
 
 @dataclass

@@ -5,9 +5,11 @@ cleared, with its already-read siblings, once its rows are taken, so memory hold
 elements whatever the file's size. The mapping (``pipelines/sources/cin-xml.yaml``) names the
 elements each table and column comes from; this module only follows it.
 
-Safety: a file declaring a DOCTYPE or an ENTITY is refused before it is parsed (the census
-never has one; it is how external-entity and "billion laughs" attacks are carried), and the
-parser never loads a DTD, resolves an entity, reaches the network or accepts huge text nodes.
+Safety: a file declaring a DOCTYPE or an ENTITY in its prolog (all that comes before the root
+element's start tag, however long) is refused before it is parsed (the census never has one; it
+is how external-entity and "billion laughs" attacks are carried); one inside the root element is
+refused as unsafe too when the parser stops on it. The parser never loads a DTD, resolves an
+entity, reaches the network or accepts huge text nodes.
 
 Whole-file problems (unsafe or malformed XML, not a CIN message, no usable ``<Year>``) raise
 ``FileProblem``; everything else is returned, unaltered, for the contract validator to judge.
@@ -17,10 +19,12 @@ argument of ``read`` is ignored.
 
 from __future__ import annotations
 
+import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import lxml.etree as etree
 import polars as pl
@@ -42,6 +46,7 @@ from safeguard.schema import Severity
 FORMAT = "cin-xml"
 
 SNIFF_BYTES = 64 * 1024
+CHUNK_BYTES = 64 * 1024  # the prolog and a refused line are scanned in chunks of this size
 BATCH_ROWS = 20_000  # rows kept as Python lists before they are packed into a polars frame
 
 # rule codes of whole-file problems (no DfE number exists for them)
@@ -50,6 +55,7 @@ MALFORMED_XML = "malformed-xml"
 NOT_CIN = "not-cin"
 BAD_YEAR = "cin-year"
 UNKNOWN_ELEMENT = "unknown-element"
+UNREADABLE = "cin-unreadable"
 # DfE: "An initial child protection conference is recorded at both the S47 and CIN Details
 # level and it should only be recorded in one"
 RECORDED_TWICE = "2884"
@@ -57,8 +63,14 @@ RECORDED_TWICE = "2884"
 ROOT = "Message"
 CHILDREN = "Children"
 CHILD = "Child"
+LEA_PATH = "Header/Source/LEA"  # the LA the census is from: DfE's three-digit code
 
-_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+# in the decoded text: at the start of a prolog item (with at most a page of white space, which
+# XML does not allow there anyway), and anywhere on a line the parser refused
+_DECLARES = re.compile(r"<!\s{0,4096}(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_DECLARED = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_SPACE = re.compile(r"[ \t\r\n]*")
+DECLARATION_LOOKAHEAD = 4096 + len("<!DOCTYPE")
 _COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
 _FIRST_ELEMENT = re.compile(rb"<([A-Za-z_][\w.\-:]*)")
 _COLLECTION_CIN = re.compile(rb"<Collection>\s*CIN\s*</Collection>")
@@ -100,6 +112,13 @@ def read(path: Path, mapping: SourceMapping, *, month: Month | None = None) -> l
             year = _stream(handle, plan, collector)
         except etree.XMLSyntaxError as exc:
             line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
+            if line is not None and _declares_on_line(path, line, _error_column(exc)):
+                raise FileProblem(
+                    UNSAFE_XML,
+                    f"declares a DOCTYPE or ENTITY at line {line}, inside its root element; "
+                    f"{REFUSED_WHY}, so the file is refused",
+                    line=line,
+                ) from None
             where = f" at line {line}" if line else ""
             raise FileProblem(
                 MALFORMED_XML, f"is not well-formed XML{where}: {exc.msg}", line=line
@@ -119,24 +138,249 @@ def read(path: Path, mapping: SourceMapping, *, month: Month | None = None) -> l
     ]
 
 
+class HeaderCode(NamedTuple):
+    code: str
+    line: int
+
+
+def source_authority(path: Path) -> HeaderCode | None:
+    """The LA code the census names in its header (``<Header><Source><LEA>``) and its line;
+    None when there is none (or the header cannot be read). Reads no further than the header.
+    For a file ``read`` has accepted: the prolog's declarations are its to refuse."""
+    wanted = [ROOT, *LEA_PATH.split("/")]
+    opened: list[str] = []
+    try:
+        with path.open("rb") as handle:
+            for event, element in _parser(handle):
+                if event == "start":
+                    opened.append(element.tag)
+                    if len(opened) == 2 and element.tag != "Header":
+                        return None  # past the header (<Children>)
+                    continue
+                if opened == wanted:
+                    code = (element.text or "").strip()
+                    return HeaderCode(code, element.sourceline) if code else None
+                if len(opened) == 2:
+                    return None  # the end of the header, with no <LEA>
+                opened.pop()
+    except (OSError, etree.XMLSyntaxError):
+        return None
+    return None
+
+
+def _parser(handle: Any) -> Any:
+    """An ``iterparse`` of start and end events that never loads a DTD, resolves an entity,
+    reaches the network or accepts a huge text node."""
+    return etree.iterparse(
+        handle,
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
 # --- safety ---------------------------------------------------------------------------------
 
 
+REFUSED_WHY = (
+    "a CIN census never does, and such declarations can make a parser read other files or "
+    "exhaust memory"
+)
+
+
 def _refuse_declarations(path: Path) -> None:
-    """Refuse a DOCTYPE or ENTITY declaration found in the first 64 KB, before any parsing.
-    (One placed later, after a long prolog, is caught by ``_check_root`` instead.)"""
-    with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES)
-    found = _DECLARATION.search(head)
-    if found is not None:
-        line = head[: found.start()].count(b"\n") + 1
+    """Refuse a DOCTYPE or ENTITY declaration anywhere in the prolog (all that comes before the
+    root element's start tag, however long), before any parsing; refuse a folder or a file
+    that cannot be read with a ``FileProblem`` too."""
+    if path.is_dir():
+        raise FileProblem(
+            NOT_CIN,
+            "is a folder, not a CIN census XML file: name the census file itself "
+            "(e.g. returns/CIN_2022.xml)",
+        )
+    try:
+        with path.open("rb") as handle:
+            line = _prolog_declaration(_Text(handle))
+    except OSError as exc:
+        raise FileProblem(UNREADABLE, f"cannot be read: {exc.strerror or exc}") from None
+    if line is not None:
         raise FileProblem(
             UNSAFE_XML,
-            f"declares a DOCTYPE or ENTITY at line {line}; a CIN census never does, and such "
-            "declarations can make a parser read other files or exhaust memory, so the file "
-            "is refused unread",
+            f"declares a DOCTYPE or ENTITY at line {line}; {REFUSED_WHY}, so the file is "
+            "refused unread",
             line=line,
         )
+
+
+def _prolog_declaration(text: _Text) -> int | None:
+    """The line of the first DOCTYPE or ENTITY declaration in the prolog, or None.
+
+    Reads the prolog's items (white space, the XML declaration, comments, processing
+    instructions) up to the first thing that is none of them: the root element's start tag,
+    or something that is not XML at all, which is the parser's to judge.
+    """
+    while True:
+        text.skip_space()
+        if not text.want(2):
+            return None
+        if text.startswith("<?"):
+            if not text.skip_past("?>", start=2):
+                return None
+        elif text.startswith("<!--"):
+            if not text.skip_past("-->", start=4):
+                return None
+        elif text.startswith("<!"):
+            text.want(DECLARATION_LOOKAHEAD)
+            return text.line if text.match(_DECLARES) else None
+        else:
+            return None
+
+
+def _declares_on_line(path: Path, line: int, column: int | None) -> bool:
+    """Whether a DOCTYPE or ENTITY declaration starts on ``line`` of the file, at or before
+    ``column`` (1-based, where the parser stopped) when that is known."""
+    try:
+        with path.open("rb") as handle:
+            text = _Text(handle)
+            while text.line < line:
+                if not text.skip_past("\n"):
+                    return False
+            offset = 0  # characters of the line already passed
+            keep = len("<!DOCTYPE") - 1  # what could be a declaration cut by the chunk's edge
+            text.want(CHUNK_BYTES)
+            while True:
+                end = text.find("\n")
+                found = text.search(_DECLARED, end if end >= 0 else text.size)
+                if found is not None:
+                    return column is None or offset + found < column
+                if end >= 0:
+                    return False
+                passed = max(0, text.size - keep)
+                text.skip(passed)
+                offset += passed
+                if not text.want(text.size + 1):
+                    return False
+    except OSError:
+        return False
+
+
+def _error_column(exc: etree.XMLSyntaxError) -> int | None:
+    position = getattr(exc, "position", None)
+    if isinstance(position, tuple) and len(position) == 2 and isinstance(position[1], int):
+        return position[1] if position[1] > 0 else None
+    return None
+
+
+class _Text:
+    """A file's text read forward in chunks, with the line its unread part starts on.
+
+    Only markup and line breaks matter here, so the text is decoded as UTF-16 or UTF-32 when
+    the file starts like one (a byte-order mark, or ``<`` as two or four bytes) and otherwise
+    as UTF-8: any encoding that writes ASCII as ASCII reads the same for markup and newlines,
+    and bytes UTF-8 cannot decode become U+FFFD. Lines are counted at "\\n" only, as libxml2
+    counts them.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self._chunks = _decoded(handle)
+        self._buffer = ""
+        self._pos = 0  # the first unread character of the buffer
+        self._ended = False
+        self.line = 1  # the line of the first unread character
+
+    @property
+    def size(self) -> int:
+        """The characters read but not yet passed."""
+        return len(self._buffer) - self._pos
+
+    def want(self, size: int) -> bool:
+        """Read on until ``size`` characters are unread; False when the file ends first."""
+        while self.size < size and not self._ended:
+            piece = next(self._chunks, None)
+            if piece is None:
+                self._ended = True
+            else:
+                self._buffer = self._buffer[self._pos :] + piece
+                self._pos = 0
+        return self.size >= size
+
+    def startswith(self, prefix: str) -> bool:
+        return self.want(len(prefix)) and self._buffer.startswith(prefix, self._pos)
+
+    def match(self, pattern: re.Pattern[str]) -> bool:
+        return pattern.match(self._buffer, self._pos) is not None
+
+    def find(self, needle: str, start: int = 0) -> int:
+        """Where ``needle`` starts among the unread characters read so far, or -1."""
+        found = self._buffer.find(needle, self._pos + start)
+        return found - self._pos if found >= 0 else -1
+
+    def search(self, pattern: re.Pattern[str], end: int) -> int | None:
+        found = pattern.search(self._buffer, self._pos, self._pos + end)
+        return found.start() - self._pos if found is not None else None
+
+    def skip(self, count: int) -> None:
+        """Pass ``count`` unread characters, counting their line breaks."""
+        self.line += self._buffer.count("\n", self._pos, self._pos + count)
+        self._pos += count
+
+    def skip_space(self) -> None:
+        while True:
+            found = _SPACE.match(self._buffer, self._pos)
+            assert found is not None  # the pattern matches the empty string
+            self.skip(found.end() - self._pos)
+            if self.size or not self.want(1):
+                return
+
+    def skip_past(self, end: str, *, start: int = 0) -> bool:
+        """Pass everything up to and including the next ``end`` at or after ``start``; False
+        when the file ends first. Memory holds one chunk, however far away ``end`` is."""
+        while True:
+            found = self.find(end, start)
+            if found >= 0:
+                self.skip(found + len(end))
+                return True
+            # keep what could be the start of ``end`` cut by the chunk's edge
+            passed = max(start, self.size - (len(end) - 1))
+            self.skip(passed)
+            start = 0
+            if not self.want(self.size + 1):
+                return False
+
+
+def _decoded(handle: Any) -> Iterator[str]:
+    first: bytes = handle.read(CHUNK_BYTES)
+    decoder = codecs.getincrementaldecoder(_encoding(first))(errors="replace")
+    data = first
+    while data:
+        text = decoder.decode(data)
+        if text:
+            yield text
+        data = handle.read(CHUNK_BYTES)
+    rest = decoder.decode(b"", final=True)
+    if rest:
+        yield rest
+
+
+def _encoding(head: bytes) -> str:
+    """The encoding to scan the file in, from its first bytes (XML 1.0 appendix F)."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.startswith(b"<\x00\x00\x00"):
+        return "utf-32-le"
+    if head.startswith(b"\x00\x00\x00<"):
+        return "utf-32-be"
+    if head.startswith(b"<\x00"):
+        return "utf-16-le"
+    if head.startswith(b"\x00<"):
+        return "utf-16-be"
+    return "utf-8-sig"
 
 
 # --- the mapping, compiled ------------------------------------------------------------------
@@ -337,16 +581,7 @@ def _check_order(tables: tuple[_Table, ...], by_name: dict[str, _Table]) -> None
 
 def _stream(handle: Any, plan: _Plan, collector: _Collector) -> int:
     """Parse the file, feeding each <Child> to ``collector``; returns the census year."""
-    context = etree.iterparse(
-        handle,
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    context = _parser(handle)
     depth = 0
     header: Any = None
     children: Any = None
