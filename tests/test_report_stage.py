@@ -115,3 +115,24 @@ def test_a_missing_narrative_file_is_a_usage_error(store: Path, tmp_path: Path) 
     )
     assert result.exit_code == 2
     assert "no such file" in result.output
+
+
+def test_without_reference_data_the_paper_says_so_once_and_names_no_path(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: eight scorecard rows printed a machine path; now one sentence, in the key."""
+    from safeguard.indicators.scorecard import NOT_HELD
+
+    empty = tmp_path / "reference"
+    empty.mkdir()
+    monkeypatch.setenv("SAFEGUARD_REFERENCE_DIR", str(empty))
+    report(store, tmp_path / "reports", "--format", "html", "--format", "docx")
+    folder = tmp_path / "reports" / "2015-10"
+    html = (folder / "paper.html").read_text(encoding="utf-8")
+    assert html.count("safeguard reference update") == 1  # once, in the scorecard's key
+    assert NOT_HELD.replace("`", "") in html.replace("`", "")
+    assert "latest published figures" not in html
+    docx = zipfile.ZipFile(folder / "paper.docx").read("word/document.xml").decode()
+    assert re.sub("<[^>]+>", "", docx).count("safeguard reference update") == 1
+    for text in (html, docx):
+        assert str(tmp_path) not in text and str(empty) not in text

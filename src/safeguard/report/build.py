@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from safeguard.indicators.catalogue import Authority, Catalogue
+from safeguard.indicators.scorecard import NOT_HELD
 from safeguard.indicators.stage import Written
 from safeguard.periods import Month
 from safeguard.report.commentary import fmt, positives_and_challenges, sentence, year_label
@@ -38,7 +39,7 @@ def _score_row(row: dict[str, Any], number: int) -> ScoreRow:
 
     value = show(row["value"]) if row["status"] == "ok" else row["status"]
     note = row["reason"] if row["status"] != "ok" else ""
-    if row.get("dfe_note"):
+    if row.get("dfe_note") and row["dfe_note"] != NOT_HELD:  # that one is said once, in the key
         note = "; ".join(filter(None, [note, row["dfe_note"]]))
     return ScoreRow(
         indicator=row["indicator"],
@@ -68,7 +69,6 @@ COMPARATORS_LEGEND = (
 def _comparators_legend(rows: list[dict[str, Any]]) -> str:
     """The scorecard key's sentence on comparators: the claim of "latest published figures"
     only when some row has one; otherwise why there are none (a command to fix it)."""
-    from safeguard.indicators.scorecard import NOT_HELD
 
     if any(row.get("dfe_year") for row in rows):
         return COMPARATORS_LEGEND

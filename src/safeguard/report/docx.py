@@ -381,7 +381,8 @@ class _Writer:
         _column_widths(table, SCORECARD_WIDTHS, self.text_width())
         for run in table._tbl.iter(qn("w:r")):
             run.get_or_add_rPr().sz_val = SCORECARD_SIZE
-        self.paragraph(KEY_NOTE)
+        legend = self.model.extra.get("comparators_legend")
+        self.paragraph(f"{KEY_NOTE} {legend}" if legend else KEY_NOTE)
         for chart in model.charts:
             self.chart(chart)
         self.heading("Commentary", 2)
