@@ -569,3 +569,48 @@ def test_the_pdf_prints_the_legend_from_the_model(tmp_path: Path) -> None:
     )
     assert squash(NOT_HELD) in text
     assert squash(COMPARATORS_LEGEND) not in text
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+@needs_dfe
+def test_the_reference_commands_over_http(
+    mirror: tuple[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """update (the mirror from SAFEGUARD_REFERENCE_URL, a setting like any other), status,
+    add; a failed file exits 1 and keeps the held copy."""
+    from click.testing import CliRunner
+
+    from safeguard.cli import cli
+
+    base, overrides = mirror
+    project = tmp_path / "council"
+    (project / "pipelines").mkdir(parents=True)
+    (project / "pipelines" / "authority.yaml").write_text(
+        (PIPELINES / "authority.yaml").read_text()
+    )
+    monkeypatch.delenv("SAFEGUARD_REFERENCE_DIR")  # the project's own reference/ folder
+    monkeypatch.chdir(project)
+    runner = CliRunner()
+    env = {"SAFEGUARD_REFERENCE_URL": base}
+    done = runner.invoke(cli, ["reference", "update"], env=env)
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines()[-1] == "10 updated, 0 unchanged, 0 skipped, 0 failed."
+    shown = runner.invoke(cli, ["reference", "status"])
+    assert shown.exit_code == 0
+    assert "ok         ons_mid-year_population_estimates_2012_to_2024.csv (2012 to 2024)" in (
+        shown.output
+    )
+    assert str(tmp_path) not in shown.output  # no machine path
+    overrides[C1] = 404
+    again = runner.invoke(cli, ["reference", "update", C1], env=env)
+    assert again.exit_code == 1
+    assert "1 reference file(s) could not be fetched" in again.output
+    assert (project / "reference" / C1).is_file()  # the held copy stays
+    hand = tmp_path / "Downloads" / C1
+    hand.parent.mkdir()
+    hand.write_bytes((DFE / C1).read_bytes())
+    added = runner.invoke(cli, ["reference", "add", str(hand)])
+    assert added.exit_code == 0, added.output
+    assert added.output.startswith(f"Added {C1}")

@@ -541,8 +541,9 @@ def init(
     safeguard init county --la-name "Herefordshire, County of"
     """
     from safeguard.init import init_project
+    from safeguard.settings import from_environment
 
-    url = reference_url or os.environ.get("SAFEGUARD_REFERENCE_URL") or None
+    url = reference_url or from_environment(os.environ).get("reference_url")
     outcome = init_project(
         directory,
         la_code=la_code,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +93,6 @@ def init_project(
     la_name: str | None = None,
     reference_url: str | None = None,
     run_command: str = "safeguard",
-    environ: Mapping[str, str] | None = None,
 ) -> InitOutcome:
     """Make (or complete) a council's project folder in ``directory``.
 

@@ -21,7 +21,7 @@ is read lazily but once per ``Project``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,7 +71,6 @@ class Project:
     root: Path
     config_dir: Path  # the project's own pipelines/ folder
     effective: Effective
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -142,4 +141,4 @@ def open_project(
     effective = resolve_settings(
         root, config_dir / PIPELINE_FILE, options=options, environ=environ, cwd=cwd
     )
-    return Project(root=root, config_dir=config_dir, effective=effective, environ=environ)
+    return Project(root=root, config_dir=config_dir, effective=effective)

@@ -100,7 +100,7 @@ def env_name(setting: str) -> str:
     return ENV_PREFIX + setting.upper()
 
 
-def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """Settings given as SAFEGUARD_* variables, validated one by one (lists comma-separated)."""
     found: dict[str, Any] = {}
     problems = []
@@ -144,7 +144,7 @@ def resolve_settings(
     file_label = f"{pipelines_file.parent.name}/{pipelines_file.name}"
     layers: list[tuple[dict[str, Any], Path, Any]] = [
         (_file_values(pipelines_file), project, lambda _name: file_label),
-        (_from_environment(environ), cwd, lambda name: f"environment ({env_name(name)})"),
+        (from_environment(environ), cwd, lambda name: f"environment ({env_name(name)})"),
         (
             {k: v for k, v in options.items() if v is not None and v != ()},
             cwd,
