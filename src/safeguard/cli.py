@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from safeguard import __version__
-from safeguard.errors import DataError, ExitCode, InternalError, SafeguardError
+from safeguard.errors import DataError, InternalError, SafeguardError
 from safeguard.periods import Month
 
 log = logging.getLogger("safeguard")
@@ -263,7 +263,7 @@ def _finish(
     report: Any,
     contract: Any,
     strict: bool,
-    verdict: str,
+    said: str,
     report_json: Path | None,
     report_csv: Path | None,
 ) -> None:
@@ -271,7 +271,7 @@ def _finish(
 
     show_report(report, contract, console())
     report.write(report_json, report_csv)
-    click.echo(verdict)
+    click.echo(said)
     if not report.passes(strict=strict):
         if report.rejected:
             raise DataError(
@@ -281,23 +281,6 @@ def _finish(
         raise DataError(
             f"--strict: {report.issues.height} problem(s) in {report.extract}; nothing was written"
         )
-
-
-def _verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> str:
-    if report.rejected:
-        return f"Refused: {report.extract} has file-level errors; nothing was written."
-    if strict and report.issues.height:
-        return f"Refused (--strict): {report.issues.height} problem(s); nothing was written."
-    rows = sum(t.loaded for t in report.tables.values())
-    quarantined = report.quarantined
-    if dry_run:
-        return (
-            f"Valid: {rows:,} rows would load, {quarantined:,} would be quarantined "
-            f"(validate writes nothing)."
-        )
-    if action == "unchanged":
-        return f"Unchanged: extract {report.month} is already in the store with the same files."
-    return f"Loaded {report.month}: {rows:,} rows, {quarantined:,} quarantined."
 
 
 @cli.command()
@@ -323,6 +306,7 @@ def validate(
     safeguard validate data/raw/2015-10 --report-csv problems.csv
     safeguard validate data/raw/2015-10/contacts.csv
     """
+    from safeguard.console import verdict
     from safeguard.ingest.sources import detect
     from safeguard.ingest.stage import validate as run_validate
 
@@ -346,8 +330,8 @@ def validate(
         max_quarantine=settings.max_quarantine,
         authority=project.authority,
     )
-    verdict = _verdict(report, settings.strict, dry_run=True)
-    _finish(report, contract, settings.strict, verdict, report_json, report_csv)
+    said = verdict(report, settings.strict, dry_run=True)
+    _finish(report, contract, settings.strict, said, report_json, report_csv)
 
 
 @cli.command()
@@ -394,6 +378,7 @@ def ingest(
     safeguard ingest returns/CIN_2022.xml
     safeguard ingest returns/ssda903/ --max-quarantine 0.25
     """
+    from safeguard.console import verdict
     from safeguard.ingest.sources import detect
     from safeguard.ingest.stage import ingest as run_ingest
 
@@ -429,15 +414,15 @@ def ingest(
         max_quarantine=settings.max_quarantine,
         authority=project.authority,
     )
-    verdict = _verdict(outcome.report, settings.strict, dry_run=False, action=outcome.action)
+    said = verdict(outcome.report, settings.strict, dry_run=False, action=outcome.action)
     if (
         outcome.generation is not None
         and outcome.report.quarantined
         and outcome.action == "written"
     ):
         where = outcome.generation / "extracts" / str(month)
-        verdict += f"\nQuarantined rows and the full report: {where}"
-    _finish(outcome.report, project.contract, settings.strict, verdict, report_json, report_csv)
+        said += f"\nQuarantined rows and the full report: {where}"
+    _finish(outcome.report, project.contract, settings.strict, said, report_json, report_csv)
 
 
 def _ingest_return(
@@ -451,7 +436,7 @@ def _ingest_return(
 ) -> None:
     """Load (or, with no ``processed_dir``, only check) each collection year of a return;
     exit 1 when any year is, or would be, refused."""
-    from safeguard.console import console, show_report
+    from safeguard.console import console, show_returns
     from safeguard.ingest.stage import ingest_return
 
     settings = project.settings
@@ -467,29 +452,16 @@ def _ingest_return(
         max_quarantine=settings.max_quarantine,
         authority=project.authority,
     )
-    refused = []
-    for one in done:
-        report = one.outcome.report
-        show_report(report, contract, console())
-        if len(done) == 1:
-            report.write(report_json, report_csv)
-        if one.outcome.action == "refused":
-            refused.append(one.label)
-            click.echo(_verdict(report, settings.strict, dry_run=False))
-            continue
-        if one.outcome.action == "checked":
-            click.echo(f"{one.label}: " + _verdict(report, settings.strict, dry_run=True))
-            continue
-        rows = sum(t.loaded for t in report.tables.values())
-        span = f"{one.first.first_day:%B %Y} to {one.period.first_day:%B %Y}"
-        skipped = ", ".join(f"{part} {count:,}" for part, count in one.not_loaded.items() if count)
-        click.echo(
-            f"Unchanged: {one.label} is already in the store with the same file."
-            if one.outcome.action == "unchanged"
-            else f"Loaded {one.label} ({format_name}, {span}): "
-            f"{rows:,} rows, {report.quarantined:,} quarantined."
-            + (f" Not loaded (no table for them): {skipped}." if skipped else "")
-        )
+    refused = show_returns(
+        done,
+        contract,
+        format_name,
+        console(),
+        strict=settings.strict,
+        echo=click.echo,
+        report_json=report_json,
+        report_csv=report_csv,
+    )
     if refused:
         raise DataError(
             f"{', '.join(refused)}: refused; nothing of it was written"
@@ -572,6 +544,12 @@ def init(
         f"Next: put a month's extract in {directory}/data/raw/YYYY-MM/ and run `safeguard run` "
         f"there. For cron:\n  {outcome.crontab}"
     )
+
+
+def _stopwatch(clock: Callable[[], float]) -> Callable[[], float]:
+    """Seconds since this call, by ``clock``."""
+    began = clock()
+    return lambda: clock() - began
 
 
 def _run_command() -> str:
@@ -902,13 +880,11 @@ def run(
     safeguard run                     # the latest month that has an extract
     safeguard run --month 2015-10 --strict
     """
-    import platform
     import time
     from datetime import UTC, datetime
 
-    import polars as pl
-
-    from safeguard.run import RunOutcome, append_run_record, run_month, run_record
+    from safeguard.console import progress_bar
+    from safeguard.run import recorded_run
 
     project = _session(ctx).project(
         strict=strict,
@@ -918,49 +894,15 @@ def run(
         audience=audience,
         run_log=run_log,
     )
-    started = datetime.now(UTC).isoformat(timespec="seconds")
-    clock = time.perf_counter()
-    outcome = RunOutcome()
-    exit_code, error = 0, None
-    bar = None
-    progress = None
-    if sys.stderr.isatty():  # progress on a terminal only; cron gets nothing on success
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        bar.start()
-        task = bar.add_task("starting", total=None)
-
-        def progress(what: str, done: int, total: int) -> None:
-            assert bar is not None
-            bar.update(task, description=what, completed=done - 1, total=total)
-
-    try:
-        run_month(project, month=month, narrative=narrative, outcome=outcome, progress=progress)
-    except SafeguardError as exc:
-        exit_code, error = int(exc.exit_code), exc.message
-        raise
-    except Exception as exc:
-        exit_code, error = int(ExitCode.INTERNAL), type(exc).__name__
-        raise
-    finally:
-        if bar is not None:
-            bar.stop()
-        versions = {
-            "safeguard": __version__,
-            "polars": pl.__version__,
-            "python": platform.python_version(),
-        }
-        record = run_record(
-            outcome,
-            project.settings,
-            started=started,
-            seconds=time.perf_counter() - clock,
-            exit_code=exit_code,
-            error=error,
-            versions=versions,
+    with progress_bar(enabled=sys.stderr.isatty()) as progress:  # cron: silent on success
+        outcome = recorded_run(
+            project,
+            month=month,
+            narrative=narrative,
+            progress=progress,
+            started=datetime.now(UTC).isoformat(timespec="seconds"),
+            elapsed=_stopwatch(time.perf_counter),
         )
-        append_run_record(project.settings.run_log, record)
     if sys.stdout.isatty():
         click.echo(
             f"Ingested {len(outcome.ingested)} extract(s); the paper for {outcome.month} "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import polars as pl
@@ -213,3 +215,80 @@ def figure_text(row: dict[str, Any]) -> str:
     if row["unit"] == "rate_per_10k":
         return f"{value:.{decimals}f} per 10,000 ({row['numerator']:,.0f})"
     return f"{value:,.{decimals}f}"
+
+
+@contextlib.contextmanager
+def progress_bar(*, enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A transient progress bar on stderr, as a ``progress(what, done, total)`` callback;
+    None when not ``enabled`` (not a terminal: cron gets nothing on success)."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    bar.start()
+    task = bar.add_task("starting", total=None)
+
+    def progress(what: str, done: int, total: int) -> None:
+        bar.update(task, description=what, completed=done - 1, total=total)
+
+    try:
+        yield progress
+    finally:
+        bar.stop()
+
+
+def verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> str:
+    if report.rejected:
+        return f"Refused: {report.extract} has file-level errors; nothing was written."
+    if strict and report.issues.height:
+        return f"Refused (--strict): {report.issues.height} problem(s); nothing was written."
+    rows = sum(t.loaded for t in report.tables.values())
+    quarantined = report.quarantined
+    if dry_run:
+        return (
+            f"Valid: {rows:,} rows would load, {quarantined:,} would be quarantined "
+            f"(validate writes nothing)."
+        )
+    if action == "unchanged":
+        return f"Unchanged: extract {report.month} is already in the store with the same files."
+    return f"Loaded {report.month}: {rows:,} rows, {quarantined:,} quarantined."
+
+
+def show_returns(
+    done: list[Any],
+    contract: Contract,
+    format_name: str,
+    out: Console,
+    *,
+    strict: bool,
+    echo: Callable[[str], None],
+    report_json: Any = None,
+    report_csv: Any = None,
+) -> list[str]:
+    """Each collection year of a return as loaded (or checked); the labels of those refused."""
+    refused = []
+    for one in done:
+        report = one.outcome.report
+        show_report(report, contract, out)
+        if len(done) == 1:
+            report.write(report_json, report_csv)
+        if one.outcome.action == "refused":
+            refused.append(one.label)
+            echo(verdict(report, strict, dry_run=False))
+            continue
+        if one.outcome.action == "checked":
+            echo(f"{one.label}: " + verdict(report, strict, dry_run=True))
+            continue
+        rows = sum(t.loaded for t in report.tables.values())
+        span = f"{one.first.first_day:%B %Y} to {one.period.first_day:%B %Y}"
+        skipped = ", ".join(f"{part} {count:,}" for part, count in one.not_loaded.items() if count)
+        echo(
+            f"Unchanged: {one.label} is already in the store with the same file."
+            if one.outcome.action == "unchanged"
+            else f"Loaded {one.label} ({format_name}, {span}): "
+            f"{rows:,} rows, {report.quarantined:,} quarantined."
+            + (f" Not loaded (no table for them): {skipped}." if skipped else "")
+        )
+    return refused

@@ -64,6 +64,54 @@ def run_record(
     return record
 
 
+def recorded_run(
+    project: Project,
+    *,
+    month: Month | None,
+    narrative: Path | None,
+    progress: Callable[[str, int, int], None] | None,
+    started: str,
+    elapsed: Callable[[], float],
+) -> RunOutcome:
+    """``run_month``, and its line in the run log whatever the outcome (then re-raised).
+
+    The caller reads the clock: ``started`` as text, ``elapsed`` giving the seconds so far."""
+    import platform
+
+    import polars as pl
+
+    from safeguard import __version__
+    from safeguard.errors import ExitCode, SafeguardError
+
+    outcome = RunOutcome()
+    exit_code, error = 0, None
+    try:
+        run_month(project, month=month, narrative=narrative, outcome=outcome, progress=progress)
+    except SafeguardError as exc:
+        exit_code, error = int(exc.exit_code), exc.message
+        raise
+    except Exception as exc:
+        exit_code, error = int(ExitCode.INTERNAL), type(exc).__name__
+        raise
+    finally:
+        versions = {
+            "safeguard": __version__,
+            "polars": pl.__version__,
+            "python": platform.python_version(),
+        }
+        record = run_record(
+            outcome,
+            project.settings,
+            started=started,
+            seconds=elapsed(),
+            exit_code=exit_code,
+            error=error,
+            versions=versions,
+        )
+        append_run_record(project.settings.run_log, record)
+    return outcome
+
+
 def append_run_record(path: Path, record: dict[str, Any]) -> None:
     """Append one JSON line to the run log (owner-only, created with its folder)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
