@@ -65,7 +65,7 @@ def setting(flag: str, name: str, text: str, **kwargs: Any) -> Callable[[F], F]:
         name,
         default=None,
         show_default=False,
-        help=f"{text} [env: {env_name(name)}]",
+        help=f"{text}  [env var: {env_name(name)}]",
         **kwargs,
     )
 
