@@ -9,7 +9,12 @@ import pytest
 from jinja2 import UndefinedError
 
 from safeguard.errors import ConfigError
-from safeguard.report.commentary import positives_and_challenges, sentence, year_label
+from safeguard.report.commentary import (
+    exceptions,
+    positives_and_challenges,
+    sentence,
+    year_label,
+)
 from safeguard.report.html import render_html
 from safeguard.report.narrative import load_narrative, paragraphs
 from safeguard.report.sample import sample_model
@@ -83,14 +88,87 @@ def test_a_figure_not_available_says_why() -> None:
 
 def test_positives_and_challenges() -> None:
     rows = [
-        row(title="A"),
-        row(title="B", rag="Red"),
-        row(title="C", rag=None, spc_variation="improvement_low"),
-        row(title="D", rag=None),
+        row(title="A"),  # steady and on target: not an exception
+        row(title="B", rag="Red", value=90.0, previous_value=90.0),
+        row(title="C", rag=None, target=None, spc_variation="improvement_low", polarity="lower"),
+        row(title="D", rag=None, target=None),
     ]
-    positives, challenges = positives_and_challenges(rows, "October 2015", "September 2015")
-    assert [p.split(":")[0] for p in positives] == ["A", "C"]
+    positives, challenges = positives_and_challenges(rows, "October 2015", "October 2014")
+    assert [p.split(":")[0] for p in positives] == ["C"]
     assert [c.split(":")[0] for c in challenges] == ["B"]
+
+
+def test_exceptions_word_for_word() -> None:
+    """Each rule's words and question, and never a contradiction."""
+    on_plan = row(
+        indicator="cp_plans_open",
+        title="Children on a child protection plan",
+        unit="count",
+        decimals=0,
+        polarity="neutral",
+        value=234.0,
+        previous_value=220.0,
+        last_year_value=165.0,
+        target=None,
+        rag=None,
+        spc_variation="neutral_high",
+    )  # 234 / 165 = +42%: a large change of a volume, and a special cause high
+    agency = row(
+        indicator="agency_rate_fte",
+        title="Agency social workers",
+        unit="percent",
+        polarity="lower",
+        value=38.5,
+        previous_value=40.0,
+        last_year_value=45.0,
+        target=25.0,
+        tolerance=5.0,
+        rag="Red",
+        spc_variation="improvement_low",
+    )  # improving (special cause low) but still Red: a positive, with the target said
+    amber = row(value=93.0, previous_value=96.0, tolerance=3.0, rag="Amber")
+    # 93.0 is 2.0 short of 95: Amber; September's 96.0 was Green: newly missed
+    met = row(value=95.5, previous_value=94.0, tolerance=1.0, rag="Green")
+    # September's 94.0 was Amber (1.0 short, within the tolerance of 1.0): newly met
+    steady = row(spc_assurance="consistently_pass")
+    quiet = row()  # Green, common cause, no assurance, no year-ago value: nothing to say
+    found = exceptions([on_plan, agency, amber, met, steady, quiet], "October 2015", "October 2014")
+    assert [(f.indicator, f.kind) for f in found] == [
+        ("cp_plans_open", "change"),
+        ("agency_rate_fte", "positive"),
+        ("Contacts screened the same working day", "challenge"),
+        ("Contacts screened the same working day", "positive"),
+        ("Contacts screened the same working day", "positive"),
+    ]
+    assert found[0].text == (
+        "Children on a child protection plan: 234 in October 2015; unusually high against the "
+        "last two years' pattern; +42% on October 2014 (165)."
+    )
+    assert found[0].question == (
+        "What is driving the change in children on a child protection plan, and can the "
+        "service meet the demand?"
+    )
+    assert found[1].text == (
+        "Agency social workers: 38.5% in October 2015; a special cause improvement (low) "
+        "against the last two years' pattern; short of the target of 25.0% (Red)."
+    )  # 38.5 - 45.0 = -6.5 points: not a large change (10 points)
+    assert found[1].question == (
+        "What has driven the improvement in agency social workers, and can it be sustained?"
+    )
+    assert found[2].reasons == ("RAG Amber", "target newly missed")
+    assert found[2].text == (
+        "Contacts screened the same working day: 93.0% in October 2015; within its tolerance "
+        "of the target of 95.0% (Amber)."
+    )
+    assert found[2].question == (
+        "What is the plan to bring contacts screened the same working day back to target, "
+        "and by when?"
+    )
+    assert found[3].text.endswith("; meeting the target of 95.0% again.")
+    assert found[4].question == (
+        "What keeps contacts screened the same working day consistently on target, and is it "
+        "at risk?"
+    )
 
 
 def test_year_labels() -> None:

@@ -14,7 +14,7 @@ from safeguard.indicators.catalogue import Authority, Catalogue
 from safeguard.indicators.scorecard import NOT_HELD
 from safeguard.indicators.stage import Written
 from safeguard.periods import Month
-from safeguard.report.commentary import fmt, positives_and_challenges, sentence, year_label
+from safeguard.report.commentary import exceptions, fmt, positives_and_challenges, year_label
 from safeguard.report.model import Chart, Footnote, ReportModel, ScoreRow, Section, Table
 from safeguard.report.narrative import SECTIONS, Narrative, paragraphs
 from safeguard.store import Store, window_of
@@ -194,15 +194,19 @@ def build_model(
     """The committee paper for ``month`` from the computed indicators."""
     card, series = written.scorecard, written.computed.series
     label = f"{month.first_day:%B %Y}"
-    previous_label = f"{month.shift(-1).first_day:%B %Y}"
     rows = list(card.iter_rows(named=True))
     scorecard = tuple(_score_row(row, i + 1) for i, row in enumerate(rows))
     footnotes = tuple(
         Footnote(i + 1, catalogue.indicators[row["indicator"]].definition)
         for i, row in enumerate(rows)
     )
-    positives, challenges = positives_and_challenges(rows, label, previous_label)
-    commentary = tuple((row["title"], sentence(row, label, previous_label)) for row in rows)
+    last_year_label = f"{month.shift(-12).first_day:%B %Y}"
+    positives, challenges = positives_and_challenges(rows, label, last_year_label)
+    # the exception report: what stands out this month, each with a question for members
+    commentary = tuple(
+        (found.title, f"{found.text} Suggested question: {found.question}")
+        for found in exceptions(rows, label, last_year_label)
+    )
     sections = []
     for key, heading, owner in SECTIONS:
         text = paragraphs(getattr(narrative, key))
