@@ -19,7 +19,7 @@ period, and the 18-month share counted in children.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from safeguard.indicators.catalogue import load_authority, load_catalogue
+from safeguard.indicators.catalogue import Population, load_authority, load_catalogue
 from safeguard.indicators.engine import calendar_for_months, compute, month_list
 from safeguard.indicators.rules import RULES, Context
 from safeguard.ingest.stage import ingest
@@ -869,6 +869,54 @@ def test_percentages_and_rates_are_unrounded(cp: Built, cla: Built, staff: Built
     )
     assert staff.figure("agency_rate_fte", "2016-03")["value"] == pytest.approx(58.3333333333)
     assert staff.figure("average_caseload", "2016-03")["value"] == pytest.approx(18.8461538462)
+
+
+# --- the population a rate divides by -------------------------------------------------------------
+
+
+def rates_with(cp: Built, held: dict[int, int]) -> pl.DataFrame:
+    """The cp store's two rates to April 2016 for an authority holding only ``held``."""
+    authority = AUTHORITY.model_copy(
+        update={"population": Population(vintage="test", children_0_17=held)}
+    )
+    rates = ["s47_rate_per_10k", "cp_rate_per_10k"]
+    return compute(cp.store, CATALOGUE, authority, Month(2016, 4), only=rates).series
+
+
+def rate_in(series: pl.DataFrame, indicator: str, month: str) -> dict[str, Any]:
+    first = Month.parse(month).first_day
+    found = series.filter((pl.col("indicator") == indicator) & (pl.col("month") == first))
+    return found.to_dicts()[0]
+
+
+def test_a_rate_uses_the_latest_estimate_held_when_its_own_is_not_out(cp: Built) -> None:
+    # Live, in May 2016: ONS has published mid-2015 but not mid-2016 (about a year late), so
+    # April 2016 (financial year 2016/17) divides by mid-2015's 35,276 and says so; its figure
+    # is a value, never "not available". S47 in May 2015 - April 2016: S1-S5 = 5, so
+    # 5 x 10,000 / 35,276 = 1.417; children on a plan at the end of April 6 x 10,000 / 35,276.
+    latest = "population: mid-2015 estimate, the latest held"
+    series = rates_with(cp, {2013: 35_673, 2014: 35_508, 2015: MID_2015})
+    check(rate_in(series, "s47_rate_per_10k", "2016-04"), replace(rate(5, MID_2015), reason=latest))
+    check(rate_in(series, "cp_rate_per_10k", "2016-04"), replace(rate(6, MID_2015), reason=latest))
+    assert rate_in(series, "s47_rate_per_10k", "2016-04")["value"] == pytest.approx(1.4173942624)
+    # March 2016 is in 2015/16: its own estimate is held, so no note (6 x 10,000 / 35,276)
+    check(rate_in(series, "s47_rate_per_10k", "2016-03"), rate(6, MID_2015))
+
+
+def test_a_rate_never_uses_a_later_years_estimate(cp: Built) -> None:
+    # Held: mid-2013 and mid-2016 only. March 2016 (2015/16) has no mid-2015: the latest held
+    # before it is mid-2013's 35,673 (not mid-2016's, published after the year): 7 x 10,000 /
+    # 35,673 = 1.962, the note saying mid-2015 is missing. April 2016 has its own mid-2016.
+    series = rates_with(cp, {2013: 35_673, 2016: MID_2016})
+    gap = "population: mid-2013 estimate (no mid-2015 estimate held)"
+    check(rate_in(series, "cp_rate_per_10k", "2016-03"), replace(rate(7, 35_673), reason=gap))
+    check(rate_in(series, "cp_rate_per_10k", "2016-04"), rate(6, MID_2016))
+    # nothing held for the year or before it: not available, with the reason
+    series = rates_with(cp, {2016: MID_2016})
+    check(
+        rate_in(series, "cp_rate_per_10k", "2016-03"),
+        Want(NOT_AVAILABLE, reason="no mid-2015 or earlier population in authority.yaml"),
+    )
 
 
 # --- record rows and their reasons ----------------------------------------------------------------

@@ -220,6 +220,49 @@ def test_trial_limits_are_said_in_the_chart_and_the_alt_text() -> None:
     assert "Trial limits: fewer than 12 points, so the limits may change" in texts(result.svg)
 
 
+OVERLAP = "not applicable: each point overlaps the previous 11 months"
+
+
+def test_a_rolling_series_is_a_plain_trend_line() -> None:
+    # SHIFT would show 7 points of special cause improvement (above); as a rolling figure it is
+    # drawn with no mean, no limits and no special-cause markers, and the key and alt text say
+    # why. Lowest 95.0% first in November 2014, highest 98.0% first in May 2015 (the 7th).
+    result = chart(SHIFT, no_spc=OVERLAP, window_months=12)
+    prefix = element_prefix(result.indicator)
+    words = texts(result.svg)
+    assert not any(w.startswith(("Mean", "Upper limit", "Lower limit")) for w in words)
+    assert "Target 95%" in words
+    assert not re.search(f'<g id="{prefix}special-', result.svg)
+    assert f'<g id="{prefix}series">' in result.svg
+    assert "Monthly value" not in words
+    assert "Value for the 12 months to the month" in words
+    assert f"No process limits, {OVERLAP}" in words
+    assert "No point shows special cause variation" not in words
+    assert not any(w.startswith("Too few values") for w in words)
+    assert result.alt == (
+        "Line chart of contacts screened the same working day in the 12 months to each month, "
+        "November 2014 to October 2015, where the October value 97.0% is the latest value, "
+        "above the 95% target; the lowest is 95.0% (November 2014) and the highest 98.0% "
+        f"(May 2015); no process limits, {OVERLAP}."
+    )
+    assert [p.note for p in result.points] == [""] * 12
+
+
+def test_a_short_history_is_a_trend_line_saying_so() -> None:
+    values: list[float | None] = [None, None, *SHIFT[2:]]
+    short = "not enough history: 10 of the 12 months SPC needs"
+    result = chart(values, no_spc=short, target=None)
+    words = texts(result.svg)
+    assert not any(w.startswith(("Mean", "Upper limit", "Lower limit", "Trial")) for w in words)
+    assert "Monthly value" in words
+    assert f"No process limits, {short}" in words
+    assert result.alt.endswith(
+        f"is the latest value; the lowest is 95.0% (January 2015) and the highest 98.0% "
+        f"(May 2015); no process limits, {short}; 2 months are not available "
+        "(November to December 2014)."
+    )
+
+
 # --- labels and axes -----------------------------------------------------------------------------
 
 

@@ -96,6 +96,25 @@ def test_the_same_inputs_give_the_same_bytes_and_keep_the_narrative(
     assert "Scrutiny committee" in (tmp_path / "2015-10" / "paper.html").read_text()
 
 
+def test_the_analyst_workbook_follows_the_paper(store: Path, tmp_path: Path) -> None:
+    import openpyxl
+
+    report(store, tmp_path)
+    book = openpyxl.load_workbook(tmp_path / "2015-10" / "data.xlsx")
+    assert book.sheetnames == ["README", "Dashboard", "By month", "Tidy", "Definitions"]
+    # one row per indicator of the paper's scorecard, in its order (the catalogue declares no
+    # journey stage)
+    card = (store / "indicators" / "2015-10" / "scorecard.csv").read_text(encoding="utf-8")
+    order = [line.split(",")[0] for line in card.splitlines()[1:]]
+    header = [cell.value for cell in book["Dashboard"][1]]
+    codes = [row[header.index("Code")] for row in book["Dashboard"].iter_rows(2, values_only=True)]
+    assert codes == order
+    months = [cell.value for cell in book["By month"][1] if cell.value[:3] in ("Nov", "Oct")]
+    assert months[0] == "Nov 2013" and months[-1] == "Oct 2015"
+    data = (tmp_path / "2015-10" / "data.csv").read_text(encoding="utf-8").splitlines()
+    assert len(data) == 1 + 24 * len(order)
+
+
 def test_a_missing_narrative_file_is_a_usage_error(store: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,

@@ -6,12 +6,28 @@ from datetime import date
 
 import polars as pl
 
-from safeguard.indicators.catalogue import Indicator, Unit
+from safeguard.indicators.catalogue import Indicator, Kind, Unit
 from safeguard.indicators.trends import trend_figures
 from safeguard.periods import Month
 
-COUNT = Indicator(title="t", definition="d", rule="contacts", unit=Unit.COUNT)
-PERCENT = Indicator(title="t", definition="d", rule="contacts_to_referral", unit=Unit.PERCENT)
+COUNT = Indicator(title="t", definition="d", rule="contacts", unit=Unit.COUNT, kind=Kind.FLOW)
+PERCENT = Indicator(
+    title="t", definition="d", rule="contacts_to_referral", unit=Unit.PERCENT, kind=Kind.SHARE
+)
+SNAPSHOT = Indicator(
+    title="t", definition="d", rule="cp_plans_open", unit=Unit.COUNT, kind=Kind.SNAPSHOT
+)
+SNAPSHOT_PCT = Indicator(
+    title="t", definition="d", rule="cp_open_18m_plus", unit=Unit.PERCENT, kind=Kind.SNAPSHOT
+)
+ROLLING = Indicator(
+    title="t",
+    definition="d",
+    rule="cp_second_subsequent",
+    unit=Unit.PERCENT,
+    kind=Kind.ROLLING,
+    window_months=12,
+)
 
 
 def series(statuses: dict[int, str] | None = None) -> pl.DataFrame:
@@ -50,3 +66,29 @@ def test_a_month_not_available_breaks_the_rolling_and_year_figures() -> None:
     assert found["previous_value"] == 11.0
     assert trend_figures(series(), COUNT, Month(2015, 10))["fytd"] == sum(range(6, 13))
     assert date(2015, 4, 1) == Month(2015, 4).first_day
+
+
+def test_a_flow_keeps_its_year_to_date_and_rolling_sum() -> None:
+    # the same series as above, read as contacts received each month: November 2014 (1) to
+    # October 2015 (12); year to date April (6) .. October (12) = 6+7+8+9+10+11+12 = 63,
+    # rolling 12 months 1 + ... + 12 = 78
+    found = trend_figures(series(), COUNT, Month(2015, 10))
+    assert (found["fytd"], found["rolling_12_value"]) == (63.0, 78.0)
+
+
+def test_a_snapshot_has_no_year_to_date_or_rolling_sum() -> None:
+    # children on a plan at each month end, 1 to 12: adding seven month-end counts (63) would
+    # count the same children up to seven times, so neither sum exists: None, never 0
+    found = trend_figures(series(), SNAPSHOT, Month(2015, 10))
+    assert found == {"previous_value": 11.0, "last_year_value": None, "rolling_12_value": None,
+                     "fytd": None}  # fmt: skip
+    # a month-end share is not pooled over the year either (65.0 if it were)
+    found = trend_figures(series(), SNAPSHOT_PCT, Month(2015, 10))
+    assert (found["fytd"], found["rolling_12_value"]) == (None, None)
+
+
+def test_a_rolling_figure_is_not_summed_again() -> None:
+    # each value already covers the 12 months to its month: no year to date, no rolling 12
+    found = trend_figures(series(), ROLLING, Month(2015, 10))
+    assert (found["fytd"], found["rolling_12_value"]) == (None, None)
+    assert found["previous_value"] == 11.0

@@ -96,14 +96,14 @@ def run_demo(
             )
     if not first <= month <= last:
         return outcome
+    from safeguard.indicators.engine import population_for
     from safeguard.indicators.stage import write_indicators
 
     authority = demo_authority(project.authority, scale)
     computed = write_indicators(settings.processed_dir, project.catalogue, authority, month)
     outcome.indicators = computed.folder
-    outcome.population = authority.population.children_0_17.get(
-        month.year if month.month >= 4 else month.year - 1
-    )
+    used = population_for(month.first_day, authority)  # the rates' own estimate
+    outcome.population = used.children if used is not None else None
     card = {row["indicator"]: row for row in computed.scorecard.iter_rows(named=True)}
     outcome.headline = [card[name] for name in HEADLINE]
     if not report:

@@ -25,6 +25,15 @@ class Unit(StrEnum):
     RATIO = "ratio"
 
 
+class Kind(StrEnum):
+    """What a figure measures over time, which decides the trend sums and SPC it may have."""
+
+    FLOW = "flow"  # a count of events in the month: summed over a year, SPC
+    SNAPSHOT = "snapshot"  # a count, share or rate at the month end: never summed, SPC
+    ROLLING = "rolling"  # over a trailing window of ``window_months``: overlapping, no SPC
+    SHARE = "share"  # a percentage or ratio of a monthly flow: pooled over 12 months, SPC
+
+
 class Polarity(StrEnum):
     HIGHER = "higher"  # higher is better
     LOWER = "lower"
@@ -51,6 +60,10 @@ class Indicator(_Strict):
     definition: str = Field(description="printed under the figure")
     rule: str = Field(description="the registered transform that finds its records")
     unit: Unit
+    kind: Kind = Field(description="flow, snapshot, rolling (with window_months) or share")
+    window_months: int | None = Field(
+        default=None, ge=2, le=60, description="a rolling figure's trailing window, in months"
+    )
     polarity: Polarity = Polarity.NEUTRAL
     decimals: int = Field(default=1, ge=0, le=3)
     parameters: dict[str, int | float | str] = Field(default_factory=dict)
@@ -65,11 +78,28 @@ class Indicator(_Strict):
             raise ValueError("a tolerance needs a target")
         return self
 
+    @model_validator(mode="after")
+    def _kind_fits(self) -> Indicator:
+        if self.kind is Kind.ROLLING and self.window_months is None:
+            raise ValueError("a rolling figure needs window_months (its trailing window)")
+        if self.kind is not Kind.ROLLING and self.window_months is not None:
+            raise ValueError(f"window_months is only for a rolling figure, not a {self.kind}")
+        if self.kind is Kind.FLOW and self.unit is not Unit.COUNT:
+            raise ValueError(f"a flow is a count of events, not a {self.unit}: is it a share?")
+        if self.kind is Kind.SHARE and self.unit not in (Unit.PERCENT, Unit.RATIO):
+            raise ValueError(f"a share is a percent or ratio, not a {self.unit}")
+        return self
+
 
 class SpcConfig(_Strict):
     shift_length: int = Field(default=7, ge=3)
     trend_length: int = Field(default=7, ge=3)
     screen_outliers: bool = False
+    minimum_points: int = Field(
+        default=12,
+        ge=5,
+        description="months with a value a series needs for SPC; fewer: 'not enough history'",
+    )
 
 
 class Catalogue(_Strict):
@@ -115,9 +145,30 @@ def load_catalogue(pipelines: ConfigFolder) -> Catalogue:
         for name, ind in catalogue.indicators.items()
         if ind.rule not in RULES
     ]
+    unknown += [
+        f"{pipelines / INDICATORS_FILE}: indicators.{name}: {problem}"
+        for name, ind in catalogue.indicators.items()
+        if ind.rule in RULES and (problem := kind_mismatch(ind)) is not None
+    ]
     if unknown:
         raise ConfigError("\n".join(unknown))
     return catalogue
+
+
+def kind_mismatch(indicator: Indicator) -> str | None:
+    """Why ``indicator``'s kind contradicts its rule, or None: a rule counting over a trailing
+    window (``rules.WINDOWS``) makes a rolling figure of that window, and only such a rule."""
+    from safeguard.indicators.rules import WINDOWS
+
+    window = WINDOWS.get(indicator.rule)
+    if window is None and indicator.kind is Kind.ROLLING:
+        return f"kind: rolling, but rule {indicator.rule!r} counts within the month"
+    if window is not None and (indicator.kind, indicator.window_months) != (Kind.ROLLING, window):
+        return (
+            f"kind: rule {indicator.rule!r} counts over {window} months, so the figure is "
+            f"kind: rolling with window_months: {window}"
+        )
+    return None
 
 
 def load_authority(pipelines: ConfigFolder) -> Authority:

@@ -3,7 +3,10 @@
 All rules' record frames are collected together (one collect for the stage), then summed by
 month. A figure is ``ok``, ``not applicable`` (a percentage with nothing in its
 denominator) or ``not available`` (a table or column never extracted, a month before the
-extracts' window, no population for the year), always with the reason; never a 0 instead.
+extracts' window, no population estimate for the year or before it), always with the reason;
+never a 0 instead. An ``ok`` rate whose own year's population estimate is not yet held uses the
+latest earlier one, and its ``reason`` names it ("population: mid-2014 estimate, the latest
+held"); any other ``ok`` figure has no reason.
 """
 
 from __future__ import annotations
@@ -86,10 +89,33 @@ def _gap(
     return why
 
 
-def population_for(month: date, authority: Authority) -> int | None:
-    """DfE's convention: a date in financial year Y/Y+1 uses the mid-Y estimate."""
-    year = month.year if month.month >= 4 else month.year - 1
-    return authority.population.children_0_17.get(year)
+@dataclass(frozen=True)
+class PopulationUsed:
+    """The 0-17 estimate a month's rate divides by: its mid-year, and the note saying so when
+    it is not the month's own year."""
+
+    year: int
+    children: int
+    note: str
+
+
+def population_for(month: date, authority: Authority) -> PopulationUsed | None:
+    """DfE's convention: a date in financial year Y/Y+1 uses the mid-Y estimate. ONS publishes
+    it about a year later, so until then the latest estimate held before Y stands in, named in
+    the note; never a later year's. None when no estimate for Y or before is held."""
+    wanted = month.year if month.month >= 4 else month.year - 1
+    held = authority.population.children_0_17
+    year = max((y for y in held if y <= wanted and held[y]), default=None)
+    if year is None:
+        return None
+    note = (
+        ""
+        if year == wanted
+        else f"population: mid-{year} estimate, the latest held"
+        if year == max(held)
+        else f"population: mid-{year} estimate (no mid-{wanted} estimate held)"
+    )
+    return PopulationUsed(year, held[year], note)
 
 
 def context_for(
@@ -227,7 +253,7 @@ def _denominator(
         return None
     if indicator.unit is Unit.RATE_PER_10K:
         population = population_for(month, authority)
-        return population / 10_000 if population else None
+        return population.children / 10_000 if population else None
     return denominator
 
 
@@ -238,10 +264,10 @@ def _value(
         return numerator, OK, ""
     if indicator.unit is Unit.RATE_PER_10K:
         population = population_for(month, authority)
-        if not population:
+        if population is None:
             year = month.year if month.month >= 4 else month.year - 1
-            return None, NOT_AVAILABLE, f"no mid-{year} population in authority.yaml"
-        return 10_000 * numerator / population, OK, ""
+            return None, NOT_AVAILABLE, f"no mid-{year} or earlier population in authority.yaml"
+        return 10_000 * numerator / population.children, OK, population.note
     if denominator == 0:
         return None, NOT_APPLICABLE, "nothing in the denominator this month"
     scale = 100.0 if indicator.unit is Unit.PERCENT else 1.0

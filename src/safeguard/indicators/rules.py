@@ -36,6 +36,14 @@ HISTORY: dict[str, int] = {
     "cp_ended_2y_plus": 11,
     "cla_3plus_placements": 11,
 }
+# the rules that count over a trailing window ending with the month (months in the window):
+# their figures are the catalogue's kind "rolling", overlapping from month to month
+WINDOWS: dict[str, int] = {
+    "s47_rolling_12": 12,
+    "cp_second_subsequent": 12,
+    "cp_ended_2y_plus": 12,
+    "cla_3plus_placements": 12,
+}
 RECORD_COLUMNS = ["month", "record", "numerator", "denominator", "reason", "team"]
 
 

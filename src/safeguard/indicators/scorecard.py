@@ -1,5 +1,9 @@
 """The scorecard: each indicator at the paper's month with its trend, RAG, SPC and DfE
-comparators, one row per indicator, built from the monthly series."""
+comparators, one row per indicator, built from the monthly series.
+
+SPC runs only on series of independent points (flows, snapshots and shares) with at least the
+catalogue's ``spc.minimum_points`` months with a value; a rolling figure (each point overlapping
+the previous ones) and a short series get no limits, no letters and words saying why."""
 
 from __future__ import annotations
 
@@ -10,16 +14,51 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from safeguard.indicators.catalogue import Authority, Catalogue, Indicator
+from safeguard.indicators.catalogue import Authority, Catalogue, Indicator, Kind
 from safeguard.indicators.trends import trend_figures
 from safeguard.periods import Month
 
 if TYPE_CHECKING:
-    from safeguard.indicators.spc import PolarityName
+    from safeguard.indicators.spc import PolarityName, SpcSettings
 
 
 def _polarity(indicator: Indicator) -> PolarityName:
     return indicator.polarity.value
+
+
+def spc_settings(catalogue: Catalogue) -> SpcSettings:
+    """The XmR settings of the catalogue's ``spc`` block. Limits from fewer than 12 points are
+    trial limits (reached only when ``spc.minimum_points`` is set below 12)."""
+    from safeguard.indicators import spc
+
+    return spc.SpcSettings(
+        shift_length=catalogue.spc.shift_length,
+        trend_length=catalogue.spc.trend_length,
+        screen_outliers=catalogue.spc.screen_outliers,
+    )
+
+
+def no_spc_reason(indicator: Indicator, points: int, minimum_points: int) -> str | None:
+    """Why a series of ``points`` months with a value gets no SPC, or None when it gets SPC:
+    a rolling figure's points overlap (not independent), and a short series has too little
+    history for limits."""
+    if indicator.kind is Kind.ROLLING:
+        overlap = (indicator.window_months or 2) - 1
+        months = "month" if overlap == 1 else f"{overlap} months"
+        return f"not applicable: each point overlaps the previous {months}"
+    if points < minimum_points:
+        return f"not enough history: {points} of the {minimum_points} months SPC needs"
+    return None
+
+
+def window_label(indicator: Indicator, month: Month) -> str:
+    """ "12 months to Oct 2015" for a rolling figure at ``month``, "" for any other."""
+    if indicator.kind is not Kind.ROLLING or indicator.window_months is None:
+        return ""
+    return f"{indicator.window_months} months to {_MONTHS[month.month - 1]} {month.year}"
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _spc(series: pl.DataFrame, indicator: Indicator, catalogue: Catalogue) -> dict[str, Any]:
@@ -33,23 +72,30 @@ def _spc(series: pl.DataFrame, indicator: Indicator, catalogue: Catalogue) -> di
         "spc_words": None,
         "spc_letters": None,
         "spc_trial": None,
+        "spc_mean": None,
+        "spc_lower": None,
+        "spc_upper": None,
     }
-    if len(values) < 2:
-        return empty
-    settings = spc.SpcSettings(
-        shift_length=catalogue.spc.shift_length,
-        trend_length=catalogue.spc.trend_length,
-        screen_outliers=catalogue.spc.screen_outliers,
-    )
+    if not values and indicator.kind is not Kind.ROLLING:
+        return empty  # never a value: nothing to say about its variation
+    why_not = no_spc_reason(indicator, len(values), catalogue.spc.minimum_points)
+    if why_not is not None:
+        # spc_variation stays None: no judgement of variation is made (readers test its prefix)
+        return {**empty, "spc_words": why_not, "spc_letters": ""}
+    settings = spc_settings(catalogue)
     polarity = _polarity(indicator)
     frame = spc.xmr(values, polarity, indicator.target, settings)
     summary = spc.summarise(frame, polarity, indicator.target, settings)
+    last = frame.row(-1, named=True)  # the limits in force at the paper's month
     return {
         "spc_variation": summary.variation,
         "spc_assurance": summary.assurance,
         "spc_words": summary.words(),
         "spc_letters": summary.letters(),
         "spc_trial": summary.trial_limits,
+        "spc_mean": last["mean"],
+        "spc_lower": last["lower"],
+        "spc_upper": last["upper"],
     }
 
 
@@ -211,6 +257,8 @@ def scorecard(
                 "indicator": name,
                 "title": indicator.title,
                 "unit": str(indicator.unit),
+                "kind": str(indicator.kind),
+                "window_label": window_label(indicator, month),
                 "decimals": indicator.decimals,
                 "polarity": str(indicator.polarity),
                 "month": month.first_day,

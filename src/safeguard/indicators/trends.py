@@ -1,5 +1,11 @@
 """Trends for the paper's month: previous month, same month last year, rolling 12 months and
-financial year to date, computed from the monthly series (pure functions of it)."""
+financial year to date, computed from the monthly series (pure functions of it).
+
+The sums obey the indicator's kind: a flow (a count of events in the month) has a rolling
+12-month and a financial-year-to-date total; a share (a percentage or ratio of a monthly flow)
+has a pooled rolling 12-month figure (the 12 months' numerators over their denominators); a
+snapshot (month-end counts: seven of them added count the same children seven times) and a
+rolling figure (already over a window) have neither, None rather than 0."""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from datetime import date
 
 import polars as pl
 
-from safeguard.indicators.catalogue import Indicator, Unit
+from safeguard.indicators.catalogue import Indicator, Kind, Unit
 from safeguard.periods import Month
 
 
@@ -17,7 +23,8 @@ def financial_year_start(month: Month) -> date:
 
 def trend_figures(series: pl.DataFrame, indicator: Indicator, month: Month) -> dict[str, object]:
     """The trend columns for one indicator's series at ``month`` (None where not computable:
-    a month not available, or fewer than 12 available months for a rolling figure)."""
+    a month not available, fewer than 12 available months for a rolling figure, or a kind
+    that has no such sum)."""
     ok = series.filter(pl.col("status") == "ok")
 
     def value_at(first_day: date) -> float | None:
@@ -28,15 +35,16 @@ def trend_figures(series: pl.DataFrame, indicator: Indicator, month: Month) -> d
     last_12 = series.filter(pl.col("month").is_in(pl.Series(window, dtype=pl.Date).implode()))
     complete = last_12.height == 12 and (last_12["status"] != "not available").all()
     rolling: float | None = None
-    if complete and indicator.unit is Unit.COUNT:
+    flow = indicator.kind is Kind.FLOW and indicator.unit is Unit.COUNT
+    if complete and flow:
         rolling = float(last_12["numerator"].sum())
-    elif complete and indicator.unit in (Unit.PERCENT, Unit.RATIO):
+    elif complete and indicator.kind is Kind.SHARE:
         denominator = float(last_12["denominator"].sum())
         if denominator:
             scale = 100.0 if indicator.unit is Unit.PERCENT else 1.0
             rolling = scale * float(last_12["numerator"].sum()) / denominator
     fytd: float | None = None
-    if indicator.unit is Unit.COUNT:
+    if flow:
         start = financial_year_start(month)
         year = series.filter(pl.col("month").is_between(start, month.first_day))
         expected = (month.year * 12 + month.month) - (start.year * 12 + start.month) + 1

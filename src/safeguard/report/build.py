@@ -38,7 +38,7 @@ def _score_row(row: dict[str, Any], number: int) -> ScoreRow:
         return fmt(value, unit, decimals) if value is not None else ""
 
     value = show(row["value"]) if row["status"] == "ok" else row["status"]
-    note = row["reason"] if row["status"] != "ok" else ""
+    note = row["reason"] or ""  # an ok rate's reason names a stand-in population estimate
     if row.get("dfe_note") and row["dfe_note"] != NOT_HELD:  # that one is said once, in the key
         note = "; ".join(filter(None, [note, row["dfe_note"]]))
     return ScoreRow(
@@ -57,6 +57,8 @@ def _score_row(row: dict[str, Any], number: int) -> ScoreRow:
         comparator_year=year_label(row["dfe_year"]) if row.get("dfe_year") else "",
         footnote=number,
         note=note,
+        kind=row.get("kind") or "",
+        window_label=row.get("window_label") or "",
     )
 
 
@@ -80,14 +82,10 @@ def _comparators_legend(rows: list[dict[str, Any]]) -> str:
 def _charts(
     series: pl.DataFrame, card: pl.DataFrame, catalogue: Catalogue, month: Month
 ) -> list[Chart]:
-    from safeguard.indicators.spc import SpcSettings
+    from safeguard.indicators.scorecard import no_spc_reason, spc_settings
     from safeguard.report.charts import indicator_chart
 
-    settings = SpcSettings(
-        shift_length=catalogue.spc.shift_length,
-        trend_length=catalogue.spc.trend_length,
-        screen_outliers=catalogue.spc.screen_outliers,
-    )
+    settings = spc_settings(catalogue)
     first = month.shift(-(CHART_MONTHS - 1)).first_day
     charts = []
     for row in card.iter_rows(named=True):
@@ -98,6 +96,9 @@ def _charts(
         if own.filter(pl.col("status") == "ok").height < 2:
             continue
         spec = catalogue.indicators[name]
+        # as the scorecard judged it, on the whole series
+        held = series.filter((pl.col("indicator") == name) & (pl.col("status") == "ok")).height
+        no_spc = no_spc_reason(spec, held, catalogue.spc.minimum_points)
         bars = json.loads(row["dfe_neighbour_values"]) if row.get("dfe_neighbour_values") else None
         extra: dict[str, Any] = {}
         if bars:
@@ -116,7 +117,7 @@ def _charts(
                     for v, s in zip(own["value"], own["status"], strict=True)
                 ],
                 [
-                    "" if s == "ok" else f"{s}: {r}"
+                    (r or "") if s == "ok" else f"{s}: {r}"
                     for s, r in zip(own["status"], own["reason"], strict=True)
                 ],
                 str(spec.unit),
@@ -125,6 +126,8 @@ def _charts(
                 spec.target,
                 settings,
                 [(label, float(value)) for label, value in bars] if bars else None,
+                no_spc=no_spc or "",
+                window_months=spec.window_months,
                 **extra,
             )
         )

@@ -1,5 +1,7 @@
 """Charts for the paper: an XmR chart of each indicator's months, with an optional bar panel of
 statistical neighbours, as SVG (HTML and PDF) and PNG (DOCX), with alt text and a data table.
+A series that gets no SPC (a rolling figure, whose points overlap, or too short a history) is a
+plain trend line: no mean, no limits, no special-cause markers, and the key and alt text say why.
 
 Conventions (research note ``ecosystem.md`` sections 2.1, 2.3 and 2.4): the GOV.UK Analysis
 Function palette; lines labelled directly at their right end instead of a boxed legend; special
@@ -219,10 +221,11 @@ class _Series:
     notes: tuple[str, ...]
     classes: tuple[str, ...]  # "" for a gap, "common", "improvement", ...
     rules: tuple[tuple[str, ...], ...]  # the special-cause rules each point takes part in
-    mean: float | None  # None with fewer than 2 values
+    mean: float | None  # None with fewer than 2 values, or with no SPC
     upper: float | None
     lower: float | None
     trial: bool
+    no_spc: str = ""  # why the series gets no SPC ("not applicable: ..."), "" when it does
 
     @property
     def present(self) -> list[int]:
@@ -239,17 +242,18 @@ def _series(
     polarity: PolarityName,
     target: float | None,
     settings: SpcSettings,
+    no_spc: str = "",
 ) -> _Series:
     clean = tuple(
         None if value is None or not math.isfinite(float(value)) else float(value)
         for value in values
     )
     count = sum(value is not None for value in clean)
-    if count < 2:
+    if count < 2 or no_spc:
         classes = tuple("" if value is None else "common" for value in clean)
         return _Series(
             tuple(months), clean, tuple(notes), classes, tuple(() for _ in clean),
-            None, None, None, True,
+            None, None, None, not no_spc, no_spc,
         )  # fmt: skip
     frame = xmr(list(clean), polarity, target, settings)
     rows = frame.to_dicts()
@@ -324,10 +328,20 @@ def _special_words(series: _Series) -> str:
     return " and ".join(clauses)
 
 
-def _alt_line(series: _Series, title: str, unit: str, decimals: int, target: float | None) -> str:
+def _alt_line(
+    series: _Series,
+    title: str,
+    unit: str,
+    decimals: int,
+    target: float | None,
+    window_months: int | None = None,
+) -> str:
     months = series.months
     last = months[-1]
-    head = f"Line chart of {_data_words(title)}, {_long_month(months[0])} to {_long_month(last)}"
+    data = _data_words(title)
+    if window_months:
+        data += f" in the {window_months} months to each month"
+    head = f"Line chart of {data}, {_long_month(months[0])} to {_long_month(last)}"
     present = series.present
 
     def target_clause(value: float) -> str:
@@ -355,6 +369,21 @@ def _alt_line(series: _Series, title: str, unit: str, decimals: int, target: flo
     subject = value_words(latest)
     if lead:
         subject = f"{lead}; {subject}"
+    gaps = [i for i, v in enumerate(series.values) if v is None]
+    if series.no_spc:
+        known = {i: v for i, v in enumerate(series.values) if v is not None}
+        low = min(known, key=lambda i: (known[i], i))  # the earliest of equal values
+        high = max(known, key=lambda i: (known[i], -i))
+        sentence = f"{head}, where {subject} is the latest value"
+        if target is not None:
+            sentence += f",{target_clause(value)}"
+        if len(known) > 1:
+            sentence += (
+                f"; the lowest is {_range_end(series, low, unit, decimals)} and the highest "
+                f"{_range_end(series, high, unit, decimals)}"
+            )
+        sentence += f"; no process limits, {series.no_spc}"
+        return sentence + _gap_clause(series, gaps) + "."
     if series.mean is None or series.upper is None or series.lower is None:
         clause = f"{subject} is the only value, too few for process limits"
         if target is not None:
@@ -377,12 +406,24 @@ def _alt_line(series: _Series, title: str, unit: str, decimals: int, target: flo
     if target is not None:
         sentence += f" and{target_clause(value)}"
     sentence += f"; {_special_words(series)}"
-    gaps = [i for i, v in enumerate(series.values) if v is None]
-    if gaps:
-        verb = "is" if len(gaps) == 1 else "are"
-        listed = ", ".join(_month_span(months[run[0]], months[run[-1]]) for run in _runs(gaps))
-        sentence += f"; {_plural(len(gaps), 'month', 'months')} {verb} not available ({listed})"
-    return sentence + "."
+    return sentence + _gap_clause(series, gaps) + "."
+
+
+def _range_end(series: _Series, i: int, unit: str, decimals: int) -> str:
+    """ "180.2 (March 2014)": a value and its month, for a trend's range."""
+    value = series.values[i]
+    assert value is not None
+    return f"{format_value(value, unit, decimals)} ({_long_month(series.months[i])})"
+
+
+def _gap_clause(series: _Series, gaps: list[int]) -> str:
+    """ "; 2 months are not available (March to April 2015)", or "" without gaps."""
+    if not gaps:
+        return ""
+    verb = "is" if len(gaps) == 1 else "are"
+    months = series.months
+    listed = ", ".join(_month_span(months[run[0]], months[run[-1]]) for run in _runs(gaps))
+    return f"; {_plural(len(gaps), 'month', 'months')} {verb} not available ({listed})"
 
 
 def _alt_bars(
@@ -636,7 +677,7 @@ def _draw_xmr(
             bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5},
         )  # fmt: skip
 
-    if not has_limits:
+    if not has_limits and (not present or not series.no_spc):
         message = (
             "No values for these months"
             if not present
@@ -660,13 +701,14 @@ def _draw_xmr(
 
 
 def _key_items(
-    series: _Series, minimum_points: int
+    series: _Series, minimum_points: int, window_months: int | None = None
 ) -> tuple[list[tuple[_Style | None, str]], list[str]]:
     """The key's entries (a marker, or none, and words) for the classes drawn, then notes."""
     has_limits = series.mean is not None
     items: list[tuple[_Style | None, str]] = []
     if series.present:
-        items.append((_COMMON, _COMMON.key))
+        words = f"Value for the {window_months} months to the month" if window_months else None
+        items.append((_COMMON, words or _COMMON.key))
     for cls in _STYLES:
         if cls in series.classes and _STYLES[cls].key not in (words for _, words in items):
             items.append((_STYLES[cls], _STYLES[cls].key))
@@ -677,6 +719,8 @@ def _key_items(
     notes = []
     if has_limits and series.trial:
         notes.append(f"Trial limits: fewer than {minimum_points} points, so the limits may change")
+    if series.no_spc:
+        notes.append(f"No process limits, {series.no_spc}")
     return items, notes
 
 
@@ -881,6 +925,8 @@ def indicator_chart(
     authority: str | None = None,
     references: Sequence[tuple[str, float]] = (),
     comparator_period: str = "",
+    no_spc: str = "",
+    window_months: int | None = None,
 ) -> Chart:
     """One indicator's chart: an XmR chart of ``months`` (a None value is a gap, ``notes`` giving
     why), and with ``neighbours`` a bar panel of (label, value) pairs that include the authority.
@@ -889,9 +935,14 @@ def indicator_chart(
     reference figures drawn as outlined bars among them, e.g. ``[("England", 12.3)]``;
     ``comparator_period`` ("2013-14") heads the bar panel. The SVG, PNG and alt text say the same
     thing, and ``points`` is the data table: one row per month.
+
+    ``no_spc``, the reason a series gets no SPC ("not applicable: each point overlaps the
+    previous 11 months"), draws a plain trend line: no mean, limits or special-cause markers,
+    the reason in the key and the alt text. ``window_months`` names a rolling figure's window
+    in the key ("Value for the 12 months to the month") and the alt text.
     """
     checked = _check(months, values, notes, unit, decimals, polarity)
-    series = _series(months, values, notes, checked, target, spc_settings)
+    series = _series(months, values, notes, checked, target, spc_settings, no_spc)
     bars = [
         (label, float(value))
         for label, value in (neighbours or [])
@@ -902,11 +953,11 @@ def indicator_chart(
         raise ValueError(f"the authority {own!r} is not among the neighbours")
     refs = [(label, float(value)) for label, value in references if math.isfinite(float(value))]
 
-    alt = _alt_line(series, title, unit, decimals, target)
+    alt = _alt_line(series, title, unit, decimals, target, window_months)
     if bars:
         alt += " " + _alt_bars(bars, own, refs, title, unit, decimals, comparator_period)
 
-    items, key_notes = _key_items(series, spc_settings.minimum_points)
+    items, key_notes = _key_items(series, spc_settings.minimum_points, window_months)
     prefix = element_prefix(indicator)
     with _settings():
         fig = Figure(figsize=(_WIDTH_IN, _WIDTH_IN / 2), dpi=PNG_DPI, facecolor="white")

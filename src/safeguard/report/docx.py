@@ -369,6 +369,8 @@ class _Writer:
             values = (row.value, row.previous, row.last_year, row.target)
             for cell, text in zip(cells[1:5], values, strict=True):
                 cell.paragraphs[0].text = text
+            if row.window_label:  # "12 months to Oct 2015" under a rolling figure's value
+                cells[1].add_paragraph().add_run(row.window_label).italic = True
             cells[5].paragraphs[0].add_run(row.rag).bold = True
             spc = cells[6].paragraphs[0]
             if row.spc_letters:

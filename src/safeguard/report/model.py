@@ -40,6 +40,8 @@ class ScoreRow:
     comparator_year: str  # "2013-14" style label, or ""
     footnote: int  # number of the definition footnote
     note: str = ""  # why a value is missing, comparator caveats
+    kind: str = ""  # "flow", "snapshot", "rolling" or "share" (the catalogue's kind)
+    window_label: str = ""  # "12 months to Oct 2015" beside a rolling figure's value, else ""
 
 
 @dataclass(frozen=True)

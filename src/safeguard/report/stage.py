@@ -5,43 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from datetime import datetime, time
 from pathlib import Path
 
 from safeguard.errors import ConfigError
 from safeguard.indicators.catalogue import Authority, Catalogue
 from safeguard.indicators.stage import write_indicators
 from safeguard.periods import Month
-from safeguard.report.build import Appendix, build_model
+from safeguard.report.build import build_model
 from safeguard.report.narrative import load_narrative
 from safeguard.store import DIR_MODE, FILE_MODE, Store, recover_month_folders, swap_folder
 
 FORMATS = ("html", "pdf", "docx", "data")
 NARRATIVE = "narrative.yaml"
-
-
-def _write_appendix(appendix: Appendix, folder: Path, month: Month) -> None:
-    figures = appendix.figures
-    figures.write_csv(folder / "data.csv")
-    sheets = {"figures": figures}
-    if appendix.by_team is not None:
-        appendix.by_team.write_csv(folder / "data_by_team.csv")
-        sheets["by_team"] = appendix.by_team
-    import xlsxwriter
-
-    workbook = xlsxwriter.Workbook(str(folder / "data.xlsx"))
-    # a fixed creation date (the month, never the clock) keeps the file's bytes stable
-    workbook.set_properties(
-        {
-            "title": "Children's safeguarding performance data",
-            "created": datetime.combine(month.first_day, time()),
-        }
-    )
-    try:
-        for name, frame in sheets.items():
-            frame.write_excel(workbook, worksheet=name, autofit=True)
-    finally:
-        workbook.close()
 
 
 def write_report(
@@ -94,7 +69,19 @@ def write_report(
 
                 render_docx(model, tmp / "paper.docx", reference_docx=reference_docx)
             if "data" in formats:
-                _write_appendix(appendix, tmp, month)
+                from safeguard.report.workbook import write_analyst_outputs
+
+                write_analyst_outputs(
+                    tmp,
+                    figures=appendix.figures,
+                    card=written.scorecard,
+                    series=written.computed.series,
+                    catalogue=catalogue,
+                    authority=authority,
+                    month=month,
+                    audience=audience,
+                    by_team=appendix.by_team,
+                )
             for path in tmp.iterdir():
                 os.chmod(path, FILE_MODE)
             swap_folder(tmp, final)
