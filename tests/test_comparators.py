@@ -4,11 +4,21 @@ quartile and population, checked against Herefordshire's (884) published figures
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
 from safeguard.errors import ConfigError, DataError
+from safeguard.indicators.catalogue import (
+    Authority,
+    DfeMeasure,
+    Indicator,
+    Kind,
+    Polarity,
+    Population,
+    Unit,
+)
 from safeguard.indicators.comparators import (
     REASONS,
     STATUS_SUFFIX,
@@ -16,11 +26,14 @@ from safeguard.indicators.comparators import (
     comparators,
     load_neighbours,
     measure_columns,
+    per_10000,
     period_label,
     population,
     rate_per_10000,
     read_ees_csv,
 )
+from safeguard.indicators.scorecard import Comparators
+from safeguard.periods import Month
 
 DFE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dfe"
 C1 = "c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv"
@@ -576,3 +589,261 @@ def test_rate_per_10000_rounds_half_up() -> None:
     assert rate_per_10000(387, 34_260, decimals=0) == 113
     with pytest.raises(ValueError, match="positive"):
         rate_per_10000(1, 0)
+
+
+# --------------------------------------------------------------------------- rates from counts
+
+
+@needs_dfe
+@pytest.mark.shared
+def test_herefordshire_cp_rate_per_10000_from_counts_2016(
+    ees: dict[str, pl.DataFrame], sn2021: pl.DataFrame
+) -> None:
+    rates = per_10000(ees[D5], "CPP_At31", ees[ONS])
+    result = comparators(rates, "CPP_At31_per_10000", "884", sn2021, "2016")
+    # 228 plans at 31 March 2016 / 35,276 children (mid-2015) x 10,000 = 64.63 -> 64.6
+    assert result.value == 64.6
+    row = rates.filter((pl.col("old_la_code") == "884") & (pl.col("time_period") == "2016"))
+    assert row.select("CPP_At31", "population_0_17").row(0) == (228, 35276)
+    # England: 50,310 (published rounded to 10) / 11,593,891 x 10,000 = 43.39 -> 43.4
+    assert result.england.value == 43.4
+    # West Midlands: 5,460 / 1,262,361 x 10,000 = 43.25 -> 43.3
+    assert (result.region_name, result.region.value) == ("West Midlands", 43.3)
+    # neighbours on the same footing: Dorset (838) has no 2016 row, so 9 of 10
+    assert (result.sn_count, result.sn_total) == (9, 10)
+    assert result.neighbours[0].figure.value == 45.0  # Shropshire
+    # Dorset's old county (835): the revised estimates hold no pre-2019 figure for it
+    dorset = comparators(rates, "CPP_At31_per_10000", "835", None, "2016")
+    assert dorset.authority.status == "no population"
+    assert dorset.authority.reason == REASONS["no population"]
+    # children in need at 31 March 2016, the same way: 1,652 / 35,276 x 10,000 = 468.3 (LAIT)
+    cin = per_10000(ees[B1], "At31_episodes", ees[ONS])
+    assert comparators(cin, "At31_episodes_per_10000", "884", None, "2016").value == 468.3
+    # referrals in 2016: 2,992 / 35,276 x 10,000 = 848.2
+    referrals = per_10000(ees[C1], "referral_count", ees[ONS])
+    assert comparators(referrals, "referral_count_per_10000", "884", None, "2016").value == 848.2
+
+
+POP_HEADER = (
+    "time_period,time_identifier,geographic_level,country_code,country_name,region_code,"
+    "region_name,old_la_code,new_la_code,la_name,age_group,population_estimate\n"
+)
+CHILDREN = "Children aged 0 to 17 years"
+
+
+def _population_file() -> str:
+    # mid-2015 estimates (used by reporting year 2016), and a mid-2016 one that must not be
+    lines = [
+        POP_HEADER,
+        f"2015,{NAT},{CHILDREN},400000\n",
+        f"2015,{REG},{CHILDREN},50000\n",
+        f"2015,{_la(801, 'LA 801')},{CHILDREN},10000\n",
+        f"2015,{_la(801, 'LA 801')},Children aged 0 to 4 years,1\n",
+        f"2015,{_la(802, 'LA 802')},{CHILDREN},4000\n",
+        f"2015,{_la(803, 'LA 803')},{CHILDREN},5000\n",
+        f"2015,{_la(805, 'LA 805')},{CHILDREN},12000\n",
+        f"2016,{_la(801, 'LA 801')},{CHILDREN},99999\n",
+    ]
+    return "".join(lines).replace(",All,", ",")
+
+
+def _count_file() -> str:
+    # reporting year 2016: counts only, as d5 / c1 / b1 publish them
+    lines = [
+        HEADER,
+        f"2016,{NAT},1000,1\n",
+        f"2016,{REG},200,1\n",
+        f"2016,{_la(801, 'LA 801')},30,1\n",
+        f"2016,{_la(802, 'LA 802')},7,1\n",
+        f"2016,{_la(803, 'LA 803')},c,1\n",
+        f"2016,{_la(804, 'LA 804')},9,1\n",
+        f"2016,{_la(805, 'LA 805')},45,1\n",
+    ]
+    return "".join(lines)
+
+
+def test_rates_per_10000_from_counts_by_hand(tmp_path: Path) -> None:
+    counts = read_ees_csv(_write(tmp_path, _count_file(), name="counts.csv"))
+    people = read_ees_csv(_write(tmp_path, _population_file(), name="people.csv"))
+    rates = per_10000(counts, "cases", people)
+    by_code = {
+        (row["geographic_level"], row["old_la_code"]): row for row in rates.iter_rows(named=True)
+    }
+    # England 1,000 / 400,000 x 10,000 = 25.0; West Midlands 200 / 50,000 x 10,000 = 40.0
+    assert by_code[("National", None)]["cases_per_10000"] == 25.0
+    assert by_code[("Regional", None)]["cases_per_10000"] == 40.0
+    # 801: 30 / 10,000 (mid-2015, not mid-2016's 99,999; not the 0-4 row) x 10,000 = 30.0
+    assert by_code[("Local authority", "801")]["population_0_17"] == 10000
+    assert by_code[("Local authority", "801")]["cases_per_10000"] == 30.0
+    # 802: 7 / 4,000 x 10,000 = 17.5; 805: 45 / 12,000 x 10,000 = 37.5
+    assert by_code[("Local authority", "802")]["cases_per_10000"] == 17.5
+    assert by_code[("Local authority", "805")]["cases_per_10000"] == 37.5
+    # a suppressed count keeps its symbol; a count without an estimate has no rate
+    assert by_code[("Local authority", "803")]["cases_per_10000" + STATUS_SUFFIX] == "c"
+    assert by_code[("Local authority", "804")]["cases_per_10000" + STATUS_SUFFIX] == (
+        "no population"
+    )
+    assert by_code[("Local authority", "804")]["cases_per_10000"] is None
+
+    result = comparators(rates, "cases_per_10000", "801", None)
+    assert (result.value, result.england.value, result.region.value) == (30.0, 25.0, 40.0)
+    # ranked among 17.5, 30.0 and 37.5 (803 and 804 have no rate)
+    assert (result.rank, result.rank_of) == (2, 3)
+    # a financial year 2015-16 takes mid-2015 too: 12 / 10,000 x 10,000 = 12.0
+    span = read_ees_csv(
+        _write(tmp_path, HEADER + f"201516,{_la(801, 'LA 801')},12,1\n", name="span.csv")
+    )
+    assert per_10000(span, "cases", people)["cases_per_10000"].to_list() == [12.0]
+    with pytest.raises(DataError, match="population_estimate"):
+        per_10000(counts, "cases", counts)
+    with pytest.raises(ConfigError, match="no column"):
+        per_10000(counts, "nothing", people)
+
+
+def test_rank_and_quartile_by_polarity(tmp_path: Path) -> None:
+    frame = read_ees_csv(_write(tmp_path, _ranked_file([10, 20, 20, 30, 40])))
+    results = {n: comparators(frame, "percent", str(n), None) for n in range(801, 806)}
+    codes = range(801, 806)
+    # higher is better (and neutral): 1 = highest, as published
+    assert [results[n].rank_for("higher") for n in codes] == [5, 3, 3, 2, 1]
+    assert [results[n].rank_for("neutral") for n in codes] == [5, 3, 3, 2, 1]
+    assert [results[n].quartile_for("higher") for n in codes] == ["D", "D", "D", "B", "A"]
+    # lower is better: 1 = lowest; 10 -> 1, the two 20s share 2, 30 -> 4, 40 -> 5
+    assert [results[n].rank_for("lower") for n in codes] == [1, 2, 2, 4, 5]
+    # quartiles 20, 20, 30: A below 20, B below the median 20 (none), C below 30, D the rest
+    assert [results[n].quartile_for("lower") for n in codes] == ["A", "C", "C", "D", "D"]
+    coded = read_ees_csv(_write(tmp_path, _coded_file(), name="coded.csv"))
+    suppressed = comparators(coded, "cases", "801", None, "2015-16")
+    assert suppressed.rank_for("lower") is None and suppressed.quartile_for("lower") is None
+
+
+# --------------------------------------------------------------------------- the scorecard's view
+
+
+def _sn_2021(rows: dict[int, list[int]]) -> str:
+    header = "LA num,LA Name,LA number,GOInd,GOReg," + "".join(f"SN{i},SNP," for i in range(1, 11))
+    lines = [header]
+    for code, neighbours in rows.items():
+        cells = "".join(f"{n},Close," for n in neighbours)
+        lines.append(f"{code},LA {code},{code},5,West Midlands,{cells}")
+    return "\n".join(lines) + "\n"
+
+
+def _sn_2025(rows: dict[int, list[int]]) -> str:
+    header = "old_la_code,la_name,region_ind,region_name," + ",".join(
+        f"SN_{i},SN_{i}P" for i in range(1, 11)
+    )
+    lines = [header]
+    for code, neighbours in rows.items():
+        cells = ",".join(f"{n},Close" for n in neighbours)
+        lines.append(f"{code},LA {code},5,West Midlands,{cells}")
+    return "\n".join(lines) + "\n"
+
+
+def _rate_indicator(unit: str = "rate_per_10k", polarity: str = "neutral") -> Indicator:
+    return Indicator(
+        title="Children on a plan per 10,000",
+        definition="test",
+        rule="cp_plans_open",
+        unit=Unit(unit),
+        kind=Kind.SNAPSHOT,
+        polarity=Polarity(polarity),
+        dfe=DfeMeasure(
+            file="counts.csv", measure="cases", per_10000=True, population_file="people.csv"
+        ),
+    )
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    _write(tmp_path, _count_file(), name="counts.csv")
+    _write(tmp_path, _population_file(), name="people.csv")
+    # 2021 groupings: 801's neighbours 802 and 805 (17.5 and 37.5), then 8 with no row
+    _write(tmp_path, _sn_2021({801: [802, 805, *range(811, 819)]}), name=SN_2021)
+    # 2025 model: 805 (37.5), 803 (c), then 8 with no row
+    _write(tmp_path, _sn_2025({801: [805, 803, *range(821, 829)]}), name=SN_2025)
+    return tmp_path
+
+
+def _authority(folder: Path, **changes: Any) -> Authority:
+    return Authority(
+        name="Test",
+        la_code="801",
+        population=Population(vintage="test", children_0_17={2015: 10000}),
+        reference_dir=folder,
+        **changes,
+    )
+
+
+def test_scorecard_compares_a_rate_made_from_counts(folder: Path) -> None:
+    row = Comparators(_authority(folder)).compare(_rate_indicator(), Month(2016, 12))
+    # 801: 30 / 10,000 x 10,000 = 30.0; England 1,000 / 400,000 -> 25.0; region 200 / 50,000
+    assert (row["dfe_year"], row["dfe_authority"]) == ("2016", 30.0)
+    assert (row["dfe_england"], row["dfe_region"]) == (25.0, 40.0)
+    # the 2021 groupings are in force in December 2016: 802 17.5 and 805 37.5 -> mean 27.5
+    assert row["dfe_sn_model"] == f"April 2021 groupings ({SN_2021})"
+    assert (row["dfe_sn_count"], row["dfe_sn_mean"]) == (2, 27.5)
+    # rank among 17.5, 30.0, 37.5; quartiles 23.75, 30, 33.75: 30.0 is in band C either way
+    assert (row["dfe_rank"], row["dfe_rank_of"], row["dfe_quartile"]) == (2, 3, "C")
+    assert row["dfe_rank_order"] == "rank 1 and band A = highest (neither is better)"
+    lower = Comparators(_authority(folder)).compare(
+        _rate_indicator(polarity="lower"), Month(2016, 12)
+    )
+    assert (lower["dfe_rank"], lower["dfe_quartile"]) == (2, "C")
+    assert lower["dfe_rank_order"] == "rank 1 and band A = lowest (lower is better)"
+    # the population file missing: no rate, and the note names the file only
+    (folder / "people.csv").unlink()
+    row = Comparators(_authority(folder)).compare(_rate_indicator(), Month(2016, 12))
+    assert row["dfe_authority"] is None
+    assert row["dfe_note"] == "no rate: people.csv is not held: run `safeguard reference update`"
+
+
+def test_a_count_is_never_compared_with_englands_count(folder: Path) -> None:
+    count = _rate_indicator(unit="count").model_copy(
+        update={"dfe": DfeMeasure(file="counts.csv", measure="cases")}
+    )
+    row = Comparators(_authority(folder)).compare(count, Month(2016, 12))
+    assert row["dfe_england"] is None and row["dfe_authority"] is None
+    assert row["dfe_note"] == "not compared: a count is compared only as a rate per 10,000"
+
+
+def test_no_comparator_held_is_said_in_the_note(folder: Path) -> None:
+    none = _rate_indicator().model_copy(
+        update={"dfe": DfeMeasure(note="no published comparator held")}
+    )
+    row = Comparators(_authority(folder)).compare(none, Month(2016, 12))
+    assert row["dfe_note"] == "no published comparator held"
+    assert row["dfe_year"] is None
+    with pytest.raises(ValueError, match="both file and measure"):
+        DfeMeasure(file="counts.csv")
+    with pytest.raises(ValueError, match="note must say why"):
+        DfeMeasure()
+
+
+def test_the_neighbour_group_in_force_at_the_papers_month(folder: Path) -> None:
+    comparators_ = Comparators(_authority(folder))
+    indicator = _rate_indicator()
+    # before May 2025 (and before April 2021 too: the oldest held) the 2021 groupings
+    for month in (Month(2016, 12), Month(2021, 3), Month(2025, 4)):
+        assert comparators_.compare(indicator, month)["dfe_sn_mean"] == 27.5, month
+    # from May 2025 the 2025 model: 805 37.5 (803 is c) -> 1 of 10, mean 37.5
+    row = comparators_.compare(indicator, Month(2025, 5))
+    assert row["dfe_sn_model"] == f"May 2025 model ({SN_2025})"
+    assert (row["dfe_sn_count"], row["dfe_sn_mean"]) == (1, 37.5)
+    # a list `safeguard init` copied from the 2025 model still follows the date
+    copied = _authority(
+        folder,
+        neighbours=("805", "803"),
+        neighbours_source=f"DfE statistical neighbours, May 2025 model ({SN_2025})",
+    )
+    assert Comparators(copied).compare(indicator, Month(2016, 12))["dfe_sn_mean"] == 27.5
+    # a group the council chose itself is kept at every date: 802 alone -> 17.5
+    own = _authority(folder, neighbours=("802",), neighbours_source="our peer group")
+    for month in (Month(2016, 12), Month(2025, 6)):
+        row = Comparators(own).compare(indicator, month)
+        assert (row["dfe_sn_mean"], row["dfe_sn_model"]) == (17.5, "our peer group")
+    # only the 2025 model held: it serves earlier papers too (the oldest held)
+    (folder / SN_2021).unlink()
+    assert Comparators(_authority(folder)).compare(indicator, Month(2016, 12))["dfe_sn_mean"] == (
+        37.5
+    )

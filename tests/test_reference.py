@@ -89,7 +89,9 @@ def sha(path: Path) -> str:
 
 def test_spec_declares_every_file_the_catalogue_and_init_read(spec: ReferenceSpec) -> None:
     catalogue = load_catalogue(PIPELINES)
-    used = {ind.dfe.file for ind in catalogue.indicators.values() if ind.dfe is not None}
+    mappings = [ind.dfe for ind in catalogue.indicators.values() if ind.dfe is not None]
+    used = {dfe.file for dfe in mappings if dfe.file is not None}
+    used |= {dfe.population_file for dfe in mappings if dfe.per_10000}
     assert used <= set(spec.files)
     assert {POPULATION_FILE, *(name for name, _ in NEIGHBOUR_FILES)} <= set(spec.files)
     assert set(INIT_FILES) <= set(spec.files)
@@ -539,6 +541,66 @@ def test_listed_neighbours_come_before_the_neighbours_file() -> None:
     # was formed in 2019)
     from_file = Comparators(_authority(DFE, neighbours_file=SN_2021))
     assert from_file.compare(rereferrals, Month(2016, 12))["dfe_sn_count"] == 9
+
+
+def test_the_catalogue_compares_rates_with_rates_and_shares_with_shares() -> None:
+    from safeguard.indicators.catalogue import Unit
+
+    catalogue = load_catalogue(PIPELINES)
+    mapped = {name: i for name, i in catalogue.indicators.items() if i.dfe and i.dfe.file}
+    for name, indicator in mapped.items():
+        dfe = indicator.dfe
+        assert dfe is not None and dfe.measure is not None
+        # a count is never compared with England's count
+        assert indicator.unit is not Unit.COUNT, name
+        if indicator.unit is Unit.RATE_PER_10K:
+            assert dfe.per_10000 or "rate" in dfe.measure, name
+        else:
+            assert not dfe.per_10000, name
+        if indicator.unit is Unit.PERCENT:
+            assert "percent" in dfe.measure or "rate" in dfe.measure, name
+    cp_rate = catalogue.indicators["cp_rate_per_10k"].dfe
+    assert cp_rate is not None
+    assert (cp_rate.file, cp_rate.measure, cp_rate.per_10000) == (
+        "d5_cpps_at31march_by_duration_2013_to_2025.csv",
+        "CPP_At31",
+        True,
+    )
+    for name in ("referrals", "cp_plans_open"):
+        assert catalogue.indicators[name].dfe is None, name
+    for name in ("s47_rate_per_10k", "icpc_15wd_pct"):
+        dfe = catalogue.indicators[name].dfe
+        assert dfe is not None and dfe.file is None
+        assert dfe.note.startswith("no published comparator held"), name
+
+
+@needs_dfe
+def test_herefordshire_cp_rate_and_the_neighbours_in_force() -> None:
+    catalogue = load_catalogue(PIPELINES)
+    cp_rate = catalogue.indicators["cp_rate_per_10k"]
+    published = Comparators(_authority(DFE))
+    row = published.compare(cp_rate, Month(2016, 12))
+    # 228 children on a plan at 31 March 2016 / 35,276 (mid-2015) x 10,000 = 64.6;
+    # England 50,310 / 11,593,891 x 10,000 = 43.4 (DfE printed 43.1 on the estimates of then)
+    assert (row["dfe_year"], row["dfe_authority"], row["dfe_england"]) == ("2016", 64.6, 43.4)
+    assert row["dfe_note"].startswith("at 31 March; computed from DfE's count and the ONS")
+    # 23rd highest of the 148 authorities with a rate; neither direction is better
+    assert (row["dfe_rank"], row["dfe_rank_of"], row["dfe_quartile"]) == (23, 148, "A")
+    assert row["dfe_sn_model"] == f"April 2021 groupings ({SN_2021})"
+    assert row["dfe_sn_count"] == 9  # Dorset (838) has no 2016 row
+    # April 2025 (the 2024 figures): still the 2021 groupings; May 2025: the 2025 model
+    april = published.compare(cp_rate, Month(2025, 4))
+    may = published.compare(cp_rate, Month(2025, 5))
+    assert april["dfe_year"] == may["dfe_year"] == "2024"
+    assert april["dfe_sn_model"] == f"April 2021 groupings ({SN_2021})"
+    assert may["dfe_sn_model"] == f"May 2025 model ({SN_2025})"
+    assert may["dfe_sn_count"] == 10
+    assert april["dfe_sn_mean"] != may["dfe_sn_mean"]
+    # re-referrals, lower is better: 21.4% in 2016 is 95th lowest of 150 (Isles of Scilly c,
+    # South Tyneside x), band C (between the median 19.5 and the upper quartile 23.8)
+    rereferrals = published.compare(catalogue.indicators["rereferrals_12m_pct"], Month(2016, 12))
+    assert (rereferrals["dfe_rank"], rereferrals["dfe_rank_of"]) == (95, 150)
+    assert rereferrals["dfe_quartile"] == "C"
 
 
 def test_the_legend_claims_published_figures_only_when_there_are_some() -> None:

@@ -217,3 +217,97 @@ def test_a_council_template_comes_first_and_templates_fail_loudly(tmp_path: Path
     (council / "paper.html.j2").write_text("{{ model.counsil }}\n")
     with pytest.raises(UndefinedError, match="counsil"):
         render_html(sample_model(), tmp_path / "b.html", template_dirs=[council, TEMPLATES])
+
+
+# ---- the dashboard's arrows and icons ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("polarity", "now", "before", "expected"),
+    [
+        ("higher", 98.0, 97.0, ("up", "good", "Up on the previous month (better)")),
+        ("higher", 96.0, 97.0, ("down", "bad", "Down on the previous month (worse)")),
+        ("lower", 96.0, 97.0, ("down", "good", "Down on the previous month (better)")),
+        ("lower", 98.0, 97.0, ("up", "bad", "Up on the previous month (worse)")),
+        ("neutral", 98.0, 97.0, ("up", "neutral", "Up on the previous month")),
+        ("neutral", 96.0, 97.0, ("down", "neutral", "Down on the previous month")),
+        ("higher", 97.04, 96.96, ("level", "neutral", "Level with the previous month")),
+    ],
+)
+def test_the_arrow_is_coloured_by_polarity(
+    polarity: str, now: float, before: float, expected: tuple[str, str, str]
+) -> None:
+    from safeguard.report.build import direction
+
+    assert direction(row(polarity=polarity, value=now, previous_value=before)) == expected
+
+
+def test_no_arrow_without_both_months() -> None:
+    from safeguard.report.build import direction
+
+    assert direction(row(previous_value=None)) == ("", "", "")
+    assert direction(row(status="not available", value=None)) == ("", "", "")
+
+
+def test_a_dashboard_row_has_icon_words_never_bare_letters() -> None:
+    from safeguard.report.build import _score_row
+
+    card = row(
+        indicator="contacts_screened_same_day_pct",
+        last_year_value=96.0,
+        spc_variation="concern_high",
+        spc_assurance="consistently_fail",
+        spc_words="Special cause concern (high); target consistently missed",
+        spc_letters="H F",
+        numerator=550.0,
+        denominator=565.0,
+        kind="share",
+        window_label="",
+    )
+    shown = _score_row(card, 1, "Front door")
+    assert shown.stage == "Front door"
+    assert (shown.numerator, shown.denominator) == ("550", "565")
+    assert shown.variation_words == "Special cause concern (high)"
+    assert shown.assurance_words == "Consistently missed"
+    rolling = _score_row(
+        card
+        | {
+            "spc_variation": None,
+            "spc_assurance": None,
+            "spc_words": "not applicable: each point overlaps the previous 11 months",
+        },
+        2,
+    )
+    assert rolling.variation_words == "No SPC: overlapping windows"
+    assert rolling.variation == rolling.assurance == ""
+
+
+def test_a_rate_shows_its_population_as_denominator() -> None:
+    from safeguard.report.build import _score_row
+
+    card = row(
+        indicator="cp_rate_per_10k",
+        unit="rate_per_10k",
+        value=72.85,
+        numerator=257.0,
+        denominator=3.5276,
+        last_year_value=None,
+        spc_assurance=None,
+        spc_words=None,
+        spc_letters=None,
+    )
+    assert (_score_row(card, 1).numerator, _score_row(card, 1).denominator) == ("257", "35,276")
+
+
+def test_the_html_dashboard_groups_by_stage_with_words_for_screen_readers(
+    tmp_path: Path,
+) -> None:
+    html = render_html(
+        sample_model(12, "public"), tmp_path / "d.html", template_dirs=[TEMPLATES]
+    ).read_text()
+    assert html.count('<th scope="rowgroup" rowspan="2">') == 6  # six stages of two rows
+    assert html.index(">Front door<") < html.index(">Assessment<") < html.index(">Quality<")
+    assert html.count('<span class="visually-hidden">Up on the previous month (better)') == 12
+    assert '<span class="change good"><span aria-hidden="true">\N{UPWARDS ARROW} better' in html
+    assert html.count("Common cause variation</td>") == 12
+    assert "- ?" not in html  # the icons in words, never bare letters

@@ -18,6 +18,7 @@ import pytest
 from safeguard.indicators.spc import SpcSettings
 from safeguard.report.charts import (
     PNG_DPI,
+    SMALL_WIDTH_CM,
     _value_range,
     element_prefix,
     format_value,
@@ -116,6 +117,21 @@ def test_png_is_16_cm_wide_at_150_dpi() -> None:
     width, _ = png_size(chart(SHIFT).png)
     assert PNG_DPI == 150
     assert abs(width - 16 / 2.54 * 150) <= 1
+
+
+def test_a_small_multiple_is_8_cm_wide_with_the_same_alt_text_and_lines() -> None:
+    """Six a page in the members' paper: smaller, the same words and the same labelled lines."""
+    big, small = chart(SHIFT), chart(SHIFT, small=True)
+    width, height = png_size(small.png)
+    assert abs(width - SMALL_WIDTH_CM / 2.54 * 150) <= 1
+    assert small.width_cm == pytest.approx(SMALL_WIDTH_CM)
+    assert height < png_size(big.png)[1]
+    assert small.alt == big.alt and small.points == big.points
+    labels = [t for t in texts(small.svg) if t.startswith(("Mean", "Upper", "Lower", "Target"))]
+    assert labels == [
+        t for t in texts(big.svg) if t.startswith(("Mean", "Upper", "Lower", "Target"))
+    ]
+    assert chart(SHIFT).svg == big.svg  # the size never leaks into the next chart
 
 
 # --- alt text and data table ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt, RGBColor
 
 from safeguard.errors import ConfigError
-from safeguard.report.docx import SCORECARD_HEADER, render_docx
+from safeguard.report.docx import DASHBOARD_HEADER, TONE_COLOURS, render_docx
 from safeguard.report.model import ReportModel, Section
 from safeguard.report.sample import sample_model
 
@@ -47,6 +47,7 @@ def rendered(
     return {
         "public": render_docx(public, folder / "public.docx"),
         "internal": render_docx(internal, folder / "internal.docx"),
+        "full": render_docx(dataclasses.replace(public, detail="full"), folder / "full.docx"),
     }
 
 
@@ -165,13 +166,14 @@ def test_a_chart_without_alt_text_is_refused(tmp_path: Path, public: ReportModel
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("audience", ["public", "internal"])
+@pytest.mark.parametrize("audience", ["public", "internal", "full"])
 def test_every_table_has_a_repeating_header_row_and_no_merged_cells(
     rendered: dict[str, Path], audience: str, public: ReportModel
 ) -> None:
     document = open_doc(rendered[audience])
     tables = document.tables
-    assert len(tables) == 1 + 1 + len(public.charts) + len(public.annex)
+    charts = len(public.charts) if audience == "full" else 0  # data tables: full detail only
+    assert len(tables) == 1 + 1 + charts + len(public.annex)
     for table in tables:
         first = table.rows[0]._tr
         assert first.xpath("w:trPr/w:tblHeader"), table.rows[0].cells[0].text
@@ -198,21 +200,43 @@ def test_header_block_table(rendered: dict[str, Path], public: ReportModel) -> N
 
 def test_scorecard_and_chart_tables(rendered: dict[str, Path], public: ReportModel) -> None:
     document = open_doc(rendered["public"])
-    scorecard, chart_data = document.tables[1], document.tables[2]
-    assert tuple(cell.text for cell in scorecard.rows[0].cells) == SCORECARD_HEADER
+    scorecard, annex = document.tables[1], document.tables[2]
+    # the members' paper: no chart data tables (they are in the HTML and the workbook)
+    assert len(document.tables) == 3
+    assert [c.text for c in annex.rows[0].cells] == ["Extract", "File", "Rule", "Rows"]
+    full = open_doc(rendered["full"])
+    chart_data = full.tables[2]
+    assert tuple(cell.text for cell in scorecard.rows[0].cells) == DASHBOARD_HEADER
     assert len(scorecard.rows) == 1 + 12
     first = [cell.text for cell in scorecard.rows[1].cells]
-    assert first[0] == "Indicator 0 [note 1]\ncomparators 2013-14"
-    assert first[1:6] == ["90.0%", "89.5%", "88.0%", "95.0%", "Amber"]
-    assert first[6] == "- ? Common cause variation; target met only sometimes"
-    assert first[7:] == ["91.2%", "90.1%", "92.0%"]
+    assert first[:3] == ["Front door", "Indicator 0 1", "90.0%"]
+    assert first[3:9] == [
+        "90 / 100",
+        "89.5%",
+        "\N{UPWARDS ARROW} better",
+        "88.0%",
+        "95.0%",
+        "Amber",
+    ]
+    assert first[9:11] == [
+        "\N{BLACK CIRCLE} Common cause variation",
+        "\N{BLACK SQUARE} Met only sometimes",
+    ]
+    assert first[11:] == ["91.2%", "92.0%"]
+    # the stage only on its group's first row; the arrow coloured by its tone
+    assert [row.cells[0].text for row in scorecard.rows[1:4]] == ["Front door", "", "Assessment"]
+    arrow = scorecard.rows[1].cells[5].paragraphs[0].runs[0]
+    assert arrow.font.color.rgb == TONE_COLOURS["good"]
     assert [[c.text for c in row.cells] for row in chart_data.rows] == [
         ["Month", "Value", "Note"],
         ["Sep 2015", "89.5%", ""],
         ["Oct 2015", "90.0%", ""],
     ]
     captions = [p.text for p in document.paragraphs if p.style.name == "Caption"]
-    assert "Data for the chart: Indicator 0" in captions
+    assert "Data for the chart: Indicator 0" not in captions
+    assert "Data for the chart: Indicator 0" in [
+        p.text for p in full.paragraphs if p.style.name == "Caption"
+    ]
     assert "Rows quarantined by rule" in captions
     annex = document.tables[-1]
     assert [c.text for c in annex.rows[1].cells] == [

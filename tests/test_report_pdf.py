@@ -23,7 +23,7 @@ from safeguard.report.sample import sample_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
-ROWS = 40  # enough for the scorecard to run over several pages
+ROWS = 43  # the full catalogue: the dashboard must still fit one page
 BANNER = "INTERNAL: not for publication"
 
 
@@ -210,22 +210,51 @@ def test_every_figure_has_alt_text(any_pdf: Path, public_model: ReportModel) -> 
 def test_tables_have_header_cells_with_scope(public_pdf: Path, public_model: ReportModel) -> None:
     elements = struct_elements(public_pdf)
     headers = [node for kind, node in elements if kind == "/TH"]
-    # report details 2 + scorecard 10 + chart data 3 + annex 4
-    assert len(headers) == 2 + 10 + 3 * len(public_model.charts) + 4
+    # report details 2 + dashboard 13 + annex 4: the charts' data tables are in the HTML and
+    # the workbook, not the members' paper
+    assert len(headers) == 2 + 13 + 4
     for th in headers:
         attributes = th.A if isinstance(th.A, pikepdf.Array) else [th.A]
         assert any(str(a.get("/Scope")) == "/Column" for a in attributes)
-    # One /Table per logical table, although the scorecard runs over several pages.
+    # One /Table per logical table.
     tables = [kind for kind, _ in elements if kind == "/Table"]
-    assert len(tables) == 1 + 1 + len(public_model.charts) + len(public_model.annex)
+    assert len(tables) == 1 + 1 + len(public_model.annex)
     assert len([kind for kind, _ in elements if kind == "/Caption"]) == len(tables)
 
 
-def test_scorecard_breaks_across_pages_with_repeated_header(public_pdf: Path) -> None:
+def test_full_detail_keeps_a_chart_and_its_data_table_a_page(
+    public_model: ReportModel, tmp_path: Path
+) -> None:
+    full = dataclasses.replace(public_model, detail="full")
+    pdf = render_pdf(full, tmp_path / "full.pdf", template_dir=TEMPLATES)
+    elements = struct_elements(pdf)
+    headers = [node for kind, node in elements if kind == "/TH"]
+    assert len(headers) == 2 + 13 + 3 * len(full.charts) + 4
+    assert "DatafortheChart:Indicator0".lower() in "".join(page_texts(pdf)).lower()
+    assert (2, "Indicator 0") in outline(pdf)
+
+
+def test_dashboard_fits_one_page_grouped_by_stage(
+    public_pdf: Path, public_model: ReportModel
+) -> None:
     texts = page_texts(public_pdf)
-    with_header = [i for i, text in enumerate(texts) if "Statisticalneighbours" in text]
-    assert len(with_header) >= 2
-    assert "Indicator39[note40]" in "".join(texts)
+    pages = [i for i, text in enumerate(texts) if "Dashboard:" in text]
+    assert len(pages) == 1
+    page = texts[pages[0]]
+    assert page.count("Statisticalneighbours") == 1  # the header once: no second page
+    titles = [squash(row.title) + str(row.footnote) for row in public_model.scorecard]
+    positions = [page.index(title) for title in titles]
+    assert positions == sorted(positions)  # every row, in the model's order
+    stages = list(dict.fromkeys(row.stage for row in public_model.scorecard))
+    assert len(stages) == 6
+    # each stage named, in the journey's order (a spanning cell: once for its rows)
+    found = [page.index(squash(stage)) for stage in stages]
+    assert found == sorted(found)
+    # the arrow and the icon in words, with their key, on the same page
+    assert "\N{UPWARDS ARROW}better" in page
+    assert "Commoncausevariation" in page and "Metonlysometimes" in page
+    assert "Key.Change:" in page
+    assert "- ?" not in page and "-?" not in page  # no bare SPC letters
 
 
 def test_page_x_of_y_on_every_page(any_pdf: Path) -> None:
@@ -253,8 +282,10 @@ def test_layout_order_and_headings(public_pdf: Path, public_model: ReportModel) 
         (2, "Positives"),
         (2, "Challenges"),
         (1, "Appendix A: performance data"),
-        (2, "Indicator 0"),
         (2, "Commentary"),
+        (2, "Charts: the last 24 months"),
+        (3, "Front door"),
+        (4, "Indicator 0"),
         (2, "Notes and definitions"),
         (1, "Appendix B: data quality"),
     ]

@@ -230,9 +230,9 @@ def test_no_page_of_the_pdf_paper_is_nearly_empty(mini: dict[str, Path]) -> None
 
 @pytest.mark.parametrize("audience", ["public", "internal"])
 def test_no_page_of_a_long_scorecard_is_nearly_empty(audience: str, tmp_path: Path) -> None:
-    """Forty rows run the scorecard over several pages: no page of spilled rows alone."""
-    pdf = render_pdf(sample_model(40, audience), tmp_path / "paper.pdf", template_dir=TEMPLATES)
-    empty = _nearly_empty(f"sample-40-{audience}.pdf", pdf)
+    """The full catalogue's 43 dashboard rows: no page of spilled rows or a lone table."""
+    pdf = render_pdf(sample_model(43, audience), tmp_path / "paper.pdf", template_dir=TEMPLATES)
+    empty = _nearly_empty(f"sample-43-{audience}.pdf", pdf)
     assert not empty, f"nearly empty pages in the sample {audience} PDF:\n" + "\n".join(empty)
 
 

@@ -102,8 +102,8 @@ def test_the_analyst_workbook_follows_the_paper(store: Path, tmp_path: Path) -> 
     report(store, tmp_path)
     book = openpyxl.load_workbook(tmp_path / "2015-10" / "data.xlsx")
     assert book.sheetnames == ["README", "Dashboard", "By month", "Tidy", "Definitions"]
-    # one row per indicator of the paper's scorecard, in its order (the catalogue declares no
-    # journey stage)
+    # one row per indicator of the paper's scorecard, in its order (by journey stage, which
+    # the catalogue already follows)
     card = (store / "indicators" / "2015-10" / "scorecard.csv").read_text(encoding="utf-8")
     order = [line.split(",")[0] for line in card.splitlines()[1:]]
     header = [cell.value for cell in book["Dashboard"][1]]
@@ -155,3 +155,66 @@ def test_without_reference_data_the_paper_says_so_once_and_names_no_path(
     assert re.sub("<[^>]+>", "", docx).count("safeguard reference update") == 1
     for text in (html, docx):
         assert str(tmp_path) not in text and str(empty) not in text
+
+
+def test_the_members_paper_is_short_with_a_one_page_dashboard(store: Path, tmp_path: Path) -> None:
+    """Issue 13: the full catalogue's dashboard on one landscape page, charts as small
+    multiples, the paper at most 16 pages; --detail full keeps a chart and its table a page."""
+    import pikepdf
+
+    from safeguard.indicators.catalogue import load_catalogue
+    from tests.test_report_pdf import page_texts, squash
+
+    catalogue = load_catalogue(PIPELINES)
+    report(store, tmp_path / "summary")
+    paper = tmp_path / "summary" / "2015-10" / "paper.pdf"
+    texts = page_texts(paper)
+    assert len(texts) <= 16
+    dashboards = [i for i, text in enumerate(texts) if "Dashboard:" in text]
+    assert len(dashboards) == 1
+    page = texts[dashboards[0]]
+    assert len(catalogue.indicators) == 43
+    for number, spec in enumerate(catalogue.indicators.values(), start=1):
+        assert squash(spec.title) + str(number) in page, spec.title
+    for stage in ("Frontdoor", "Assessment", "Childprotection", "Childrenlookedafter"):
+        assert stage in page
+    assert "Datafor" not in "".join(texts)  # no chart data tables in the members' paper
+    with pikepdf.open(paper) as pdf:
+        landscape = pdf.pages[dashboards[0]].mediabox
+        assert float(landscape[2]) > float(landscape[3])
+
+    report(store, tmp_path / "full", "--detail", "full")
+    full = page_texts(tmp_path / "full" / "2015-10" / "paper.pdf")
+    assert len(full) > len(texts)
+    assert "Dataforthechart:" in "".join(full)
+
+
+def test_the_cover_report_numbers_its_paragraphs_and_names_the_contact(
+    store: Path, tmp_path: Path
+) -> None:
+    """As the seed paper: a contact officer in the report details, and paragraphs numbered
+    through the paper from "Alternative options", positives and challenges included."""
+    (tmp_path / "2015-10").mkdir()
+    (tmp_path / "2015-10" / "narrative.yaml").write_text(
+        "contact_officer: Jo Bloggs, head of safeguarding and quality, 01234 567890\n"
+        "purpose: To note performance.\n"
+        "alternative_options: There are no alternative options.\n"
+        "reasons_for_recommendations: To allow scrutiny.\n"
+        "key_considerations:\n  - First consideration.\n  - Second consideration.\n"
+        "community_impact: Monitoring matters.\n"
+        "background_papers: None identified.\n",
+        encoding="utf-8",
+    )
+    report(store, tmp_path)
+    html = (tmp_path / "2015-10" / "paper.html").read_text(encoding="utf-8")
+    assert "Contact officer" in html and "Jo Bloggs, head of safeguarding" in html
+    assert '<ol start="1"><li>There are no alternative options.</li></ol>' in html
+    assert '<ol start="2"><li>To allow scrutiny.</li></ol>' in html
+    assert '<ol start="3"><li>First consideration.</li><li>Second consideration.</li></ol>' in html
+    assert '<ol start="5"><li>' in html  # the positives, numbered on
+    assert "<p>To note performance.</p>" in html  # the purpose is not numbered
+    assert "<p>None identified.</p>" in html  # nor the background papers
+    with zipfile.ZipFile(tmp_path / "2015-10" / "paper.docx") as docx:
+        body = docx.read("word/document.xml").decode("utf-8")
+    assert "1. There are no alternative options." in body
+    assert "Jo Bloggs" in body

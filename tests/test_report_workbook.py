@@ -349,3 +349,20 @@ def test_stages_group_the_order_when_the_catalogue_declares_them() -> None:
         "a": CATALOGUE.indicators["contacts"], "b": CATALOGUE.indicators["contacts"]}})) == (
         ["a", "b"], False
     )  # fmt: skip
+
+
+def test_every_indicator_of_the_catalogue_has_a_journey_stage_in_order() -> None:
+    """Issue 13: the dashboard, charts and workbook group by stage; the catalogue declares one
+    for every figure, and lists them along the child's journey."""
+    from safeguard.indicators.catalogue import Stage, load_catalogue
+    from tests.conftest import PIPELINES
+
+    catalogue = load_catalogue(PIPELINES)
+    stages = [spec.stage for spec in catalogue.indicators.values()]
+    assert None not in stages
+    members = list(Stage)
+    assert [members.index(s) for s in stages if s is not None] == sorted(
+        members.index(s) for s in stages if s is not None
+    )
+    assert set(stages) == set(Stage)
+    assert Stage.LOOKED_AFTER.label == "Children looked after"

@@ -18,7 +18,7 @@ from safeguard.indicators.engine import compute
 from safeguard.ingest.sources import FORMATS, detect
 from safeguard.ingest.sources.base import SourceMapping, load_mapping, mapping_problems
 from safeguard.periods import Month
-from safeguard.report.build import _annex
+from safeguard.report.quality import held_back, per_extract
 from safeguard.run import latest_month
 from safeguard.schema import Contract
 from safeguard.store import ExtractEntry, Manifest, Store, Window
@@ -396,12 +396,16 @@ def test_the_data_quality_annex_lists_a_returns_quarantined_rows(
     xml = census(tmp_path / "cin.xml", child("000123", "2015-06-01", "2016-05-01"))
     store = tmp_path / "processed"
     assert ingest(runner, store, str(xml), "--max-quarantine", "0.6")[0] == 0
-    card = pl.DataFrame(schema={"title": pl.String, "status": pl.String, "reason": pl.String})
-    quarantined, _, _ = _annex(Store(store), card, Month(2016, 3))
+    held = Store(store)
+    quarantined, _ = per_extract(held, held.manifest(), Month(2016, 3))  # the internal list
     # DfE's rule 8600: the referral date must not be after the census year's end
     assert quarantined.rows == (("cin-2016", "cin.xml", "8600", "1"),)
+    # members read it in words, from the return closing in the paper's month
+    summary = held_back(held, held.manifest(), Month(2016, 3))
+    assert summary.caption.startswith("1 row held back from the return cin-2016")
+    assert [row[0] for row in summary.rows] == ["Referrals"]
     # a paper for a year the census does not close in does not list it
-    assert _annex(Store(store), card, Month(2017, 6))[0].rows == (("none", "", "", ""),)
+    assert per_extract(held, held.manifest(), Month(2017, 6))[0].rows == (("none", "", "", ""),)
 
 
 def test_check_config_finds_a_mapping_that_does_not_fit_the_contract(contract: Contract) -> None:

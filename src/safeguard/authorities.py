@@ -32,6 +32,7 @@ from safeguard.errors import ConfigError, DataError
 
 __all__ = [
     "NEIGHBOUR_FILES",
+    "NEIGHBOUR_PUBLISHED",
     "POPULATION_FILE",
     "authority_settings",
     "authority_yaml",
@@ -44,6 +45,12 @@ NEIGHBOUR_FILES: tuple[tuple[str, str], ...] = (
     ("New_Statistical_Neighbour_Groupings_April_2021.csv", "April 2021 groupings"),
 )
 """Statistical neighbour files, newest first, with the model each holds."""
+NEIGHBOUR_PUBLISHED: Mapping[str, tuple[int, int]] = {
+    "sn_model_2025_wide.csv": (2025, 5),
+    "New_Statistical_Neighbour_Groupings_April_2021.csv": (2021, 4),
+}
+"""When DfE published each model (year, month): a paper uses the newest model published by
+its month, and the oldest held before that (the April 2021 groupings for earlier papers)."""
 
 CHILDREN = "Children aged 0 to 17 years"
 UPDATE = "run `safeguard reference update` (or `safeguard reference add FILE`)"

@@ -778,6 +778,12 @@ def explain(
     type=click.Choice(["html", "pdf", "docx", "data"]),
     multiple=True,
 )
+@setting(
+    "--detail",
+    "detail",
+    "summary: charts as small multiples, six a page; full: a chart and its data table a page.",
+    type=click.Choice(["summary", "full"]),
+)
 @setting("--reports-dir", "reports_dir", "Where the papers are written.")
 @setting(
     "--templates",
@@ -799,6 +805,7 @@ def report(
     audience: str | None,
     narrative: Path | None,
     formats: tuple[str, ...],
+    detail: str | None,
     reports_dir: Path | None,
     templates: Path | None,
     reference_docx: Path | None,
@@ -815,6 +822,7 @@ def report(
     project = _session(ctx).project(
         audience=audience,
         formats=formats,
+        detail=detail,
         reports_dir=reports_dir,
         templates=templates,
         reference_docx=reference_docx,
@@ -832,6 +840,7 @@ def report(
         template_dirs=project.template_dirs,
         formats=settings.formats,
         reference_docx=settings.reference_docx,
+        detail=settings.detail,
     )
     click.echo(f"The {settings.audience} paper for {month} is in {folder}:")
     for path in sorted(folder.iterdir()):

@@ -247,6 +247,7 @@ def run_month(
             narrative=narrative,
             template_dirs=template_dirs,
             formats=pipeline.formats,
+            detail=pipeline.detail,
         )
         for path in sorted(folder.iterdir()):
             outcome.outputs.append({"file": str(path), "sha256": sha256_of(path.read_bytes())})

@@ -53,6 +53,10 @@ class Settings(StrictModel):
         default=Path("data/logs/runs.jsonl"), description="one JSON line per safeguard run"
     )
     audience: Literal["public", "internal"] = Field(default="public", description="who reads it")
+    detail: Literal["summary", "full"] = Field(
+        default="summary",
+        description="summary: charts six a page; full: a chart and its data table a page",
+    )
     formats: tuple[Format, ...] = Field(
         default=("pdf", "docx", "html", "data"), description="the paper's outputs"
     )

@@ -34,6 +34,24 @@ class Kind(StrEnum):
     SHARE = "share"  # a percentage or ratio of a monthly flow: pooled over 12 months, SPC
 
 
+class Stage(StrEnum):
+    """Where along the child's journey a figure sits: the paper groups its figures by stage,
+    in this order."""
+
+    FRONT_DOOR = "front_door"  # contacts and referrals
+    ASSESSMENT = "assessment"
+    CHILD_PROTECTION = "child_protection"  # strategy discussions to child protection plans
+    LOOKED_AFTER = "children_looked_after"
+    WORKFORCE = "workforce"
+    QUALITY = "quality"  # audits, complaints and compliments
+
+    @property
+    def label(self) -> str:
+        """ "Front door", "Children looked after": the heading a paper prints."""
+        text = self.value.replace("_", " ")
+        return text[:1].upper() + text[1:]
+
+
 class Polarity(StrEnum):
     HIGHER = "higher"  # higher is better
     LOWER = "lower"
@@ -41,16 +59,36 @@ class Polarity(StrEnum):
 
 
 class DfeMeasure(_Strict):
-    """The published DfE figure this indicator compares with."""
+    """The published DfE figure this indicator compares with: a rate with a rate, a share with
+    a share, never a count with England's count. ``per_10000`` makes a rate from a file that
+    publishes counts only (count / ONS 0-17 population of the same geography and year x
+    10,000). Without ``file`` and ``measure``, ``note`` says why there is no comparator."""
 
-    file: str = Field(description="file name in the reference folder")
-    measure: str = Field(description="the column holding the value")
+    file: str | None = Field(default=None, description="file name in the reference folder")
+    measure: str | None = Field(default=None, description="the column holding the value")
     filters: dict[str, str] = Field(default_factory=dict, description="column: value pairs")
+    per_10000: bool = Field(
+        default=False,
+        description="the measure is a count: compare it per 10,000 children aged 0-17 "
+        "(the ONS mid-year estimate of the same geography and year)",
+    )
+    population_file: str = Field(
+        default="ons_mid-year_population_estimates_2012_to_2024.csv",
+        description="the population file for per_10000, in the reference folder",
+    )
     note: str = ""
     period_end_month: int = Field(default=3, ge=1, le=12, description="the year ends this month")
     published_after_months: int = Field(
         default=8, ge=0, description="months after the period's end until DfE publishes it"
     )
+
+    @model_validator(mode="after")
+    def _file_and_measure(self) -> DfeMeasure:
+        if (self.file is None) != (self.measure is None):
+            raise ValueError("give both file and measure, or neither (with a note saying why)")
+        if self.file is None and not self.note.strip():
+            raise ValueError("without a file and measure, a note must say why")
+        return self
 
 
 class Indicator(_Strict):
@@ -60,6 +98,9 @@ class Indicator(_Strict):
     definition: str = Field(description="printed under the figure")
     rule: str = Field(description="the registered transform that finds its records")
     unit: Unit
+    stage: Stage | None = Field(
+        default=None, description="the journey stage the paper groups it under"
+    )
     kind: Kind = Field(description="flow, snapshot, rolling (with window_months) or share")
     window_months: int | None = Field(
         default=None, ge=2, le=60, description="a rolling figure's trailing window, in months"

@@ -33,7 +33,20 @@ Comparisons (``comparators``)
     1 = highest, ties share the best rank. Quartile bands follow LAIT's "high" banding on
     R's default (type 7) quartiles of those values: A above the upper quartile, B above the
     median, C above the lower quartile, D the rest. A and 1 mean *highest*, not best: apply
-    the indicator's polarity when colouring.
+    the indicator's polarity when colouring, or ask ``rank_for`` / ``quartile_for``: with
+    ``"lower"`` (lower is better) 1 and A mean *lowest* (LAIT's "low" banding, a value on a
+    cut taking the worse band), with ``"higher"`` highest, with ``"neutral"`` highest
+    (neither is better).
+
+Rates from counts (``per_10000``)
+    DfE's "per 10,000 children" is a count over the ONS mid-year estimate of children aged
+    0 to 17 of the same geography, times 10,000. Where a file publishes counts only (CP
+    plans at 31 March in d5, referrals in c1, children in need in b1), ``per_10000`` makes
+    the rate for every row (England, each region, each authority) from DfE's copy of the
+    ONS estimates: a reporting year ``2016`` (to 31 March 2016) and a financial year
+    ``201516`` both take mid-2015. Rounded half up to one decimal, as DfE publishes rates.
+    National and regional counts are published rounded to the nearest 10, so their rates
+    may differ from DfE's in the last decimal; revised estimates can move any rate a little.
 """
 
 from __future__ import annotations
@@ -62,6 +75,7 @@ __all__ = [
     "comparators",
     "load_neighbours",
     "measure_columns",
+    "per_10000",
     "period_label",
     "population",
     "rate_per_10000",
@@ -86,6 +100,7 @@ REASONS: Mapping[str, str] = {
     **SUPPRESSION_CODES,
     "blank": "empty cell in the published file",
     "missing": "no row in the published file",
+    "no population": "no ONS 0-17 population estimate for the geography and year: no rate",
 }
 """Every status ``read_ees_csv`` and ``comparators`` can give, with its meaning."""
 
@@ -394,10 +409,33 @@ class Comparison:
     quartile: str | None  # A = top quartile by value ... D
     quartiles: tuple[float, float, float] | None  # lower quartile, median, upper quartile
     rank_reason: str | None
+    ranked: tuple[float, ...] = ()  # the values of the local authorities with one
 
     @property
     def value(self) -> float | None:
         return self.authority.value
+
+    def rank_for(self, polarity: str) -> int | None:
+        """The rank with 1 = best: lowest first when ``polarity`` is ``"lower"``, else highest
+        first (``"higher"``, and ``"neutral"`` where neither is better); ties share the best
+        rank; out of ``rank_of``."""
+        value = self.authority.value
+        if value is None:
+            return None
+        if polarity == "lower":
+            return 1 + sum(v < value for v in self.ranked)
+        return self.rank
+
+    def quartile_for(self, polarity: str) -> str | None:
+        """The quartile band with A = best quarter: LAIT's "low" banding when ``polarity`` is
+        ``"lower"`` (A below the lower quartile, B below the median, C below the upper
+        quartile, D the rest), else the "high" banding (``quartile``)."""
+        value = self.authority.value
+        if value is None:
+            return None
+        if polarity == "lower":
+            return _band_low(value, self.quartiles)
+        return self.quartile
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -542,6 +580,7 @@ def comparators(
         quartile=quartile,
         quartiles=cuts,
         rank_reason=rank_reason,
+        ranked=tuple(published),
     )
 
 
@@ -681,6 +720,19 @@ def _band(value: float, cuts: tuple[float, float, float] | None) -> str | None:
     return "D"
 
 
+def _band_low(value: float, cuts: tuple[float, float, float] | None) -> str | None:
+    if cuts is None:
+        return None
+    lower, median, upper = cuts
+    if value < lower:
+        return "A"
+    if value < median:
+        return "B"
+    if value < upper:
+        return "C"
+    return "D"
+
+
 # --------------------------------------------------------------------------- population
 
 
@@ -724,3 +776,97 @@ def rate_per_10000(count: float, denominator: float, decimals: int = 1) -> float
         raise ValueError(f"population must be positive, got {denominator}")
     exact = Decimal(repr(count)) * 10_000 / Decimal(repr(denominator))
     return float(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def per_10000(
+    frame: pl.DataFrame,
+    measure: str,
+    people: pl.DataFrame,
+    *,
+    filters: Mapping[str, str] | None = None,
+    decimals: int = 1,
+) -> pl.DataFrame:
+    """``measure`` (a count) per 10,000 children aged 0 to 17, for every row of ``frame`` (an
+    EES file read with ``read_ees_csv``: national, regional and local-authority rows), on the
+    ONS mid-year estimate of the same geography and year from ``people`` (DfE's
+    ``ons_mid-year_population_estimates`` file, read the same way); see the module docstring.
+
+    Returns ``frame``'s rows (``filters`` applied) with ``population_0_17`` and
+    ``<measure>_per_10000``, each with its status: the count's DfE symbol where the count is
+    not published, ``no population`` where the estimate is not. ``comparators`` reads the
+    rate like any published measure (no ``filters`` needed again)."""
+    status_column = measure + STATUS_SUFFIX
+    if measure not in frame.columns:
+        raise ConfigError(f"no column {measure!r}; measures here: {measure_columns(frame)}")
+    if status_column not in frame.columns:
+        raise DataError(f"column {measure!r} holds text, not published numbers")
+    if not {"population_estimate", "population_estimate" + STATUS_SUFFIX} <= set(people.columns):
+        raise DataError("not a population file: no numeric population_estimate column")
+    rate = f"{measure}_per_10000"
+    for name in (rate, "population_0_17"):
+        if name in frame.columns:
+            raise DataError(f"the file already has a {name} column")
+    rows = _filtered(frame, tuple(sorted((filters or {}).items())))
+    if "age_group" in people.columns:
+        people = people.filter(pl.col("age_group") == "Children aged 0 to 17 years")
+    estimates: dict[tuple[int, str, str], tuple[Any, Any]] = {}
+    for record in people.iter_rows(named=True):
+        # the population file's time_period is the mid-year itself (see ``population``)
+        period = str(record["time_period"])
+        key = _place_key(record)
+        if not re.fullmatch(r"\d{4}", period) or key is None:
+            continue
+        mid_year = int(period)
+        if (mid_year, *key) in estimates:
+            raise DataError(f"the population file has two estimates for {key[1]} in {mid_year}")
+        estimates[(mid_year, *key)] = (
+            record["population_estimate"],
+            record["population_estimate" + STATUS_SUFFIX],
+        )
+    populations: list[int | None] = []
+    population_status: list[str | None] = []
+    rates: list[float | None] = []
+    rate_status: list[str | None] = []
+    for record in rows.iter_rows(named=True):
+        year = _mid_year(str(record["time_period"]))
+        key = _place_key(record)
+        found = estimates.get((year, *key)) if year is not None and key else None
+        estimate, estimate_status = found if found else (None, "missing")
+        count = record[measure]
+        populations.append(int(estimate) if estimate is not None else None)
+        population_status.append(None if estimate is not None else str(estimate_status))
+        if count is None:
+            rates.append(None)
+            rate_status.append(str(record[status_column] or "blank"))
+        elif estimate is None or estimate <= 0:
+            rates.append(None)
+            rate_status.append("no population")
+        else:
+            rates.append(rate_per_10000(float(count), float(estimate), decimals))
+            rate_status.append(None)
+    return rows.with_columns(
+        pl.Series("population_0_17", populations, dtype=pl.Int64),
+        pl.Series("population_0_17" + STATUS_SUFFIX, population_status, dtype=pl.String),
+        pl.Series(rate, rates, dtype=pl.Float64),
+        pl.Series(rate + STATUS_SUFFIX, rate_status, dtype=pl.String),
+    )
+
+
+def _mid_year(time_period: str) -> int | None:
+    """The ONS mid-year a DfE period's rates use: mid-2015 for the reporting year ``2016``
+    (to 31 March 2016) and for the financial year ``201516``."""
+    if re.fullmatch(r"\d{4}", time_period):
+        return int(time_period) - 1
+    span = _SPAN.match(time_period)
+    return int(span.group(1)) if span else None
+
+
+def _place_key(record: Mapping[str, Any]) -> tuple[str, str] | None:
+    level = str(record.get("geographic_level") or "").lower()
+    if level == NATIONAL:
+        return (NATIONAL, "England")
+    if level == REGIONAL and record.get("region_code"):
+        return (REGIONAL, str(record["region_code"]))
+    if level == LOCAL_AUTHORITY and record.get("old_la_code"):
+        return (LOCAL_AUTHORITY, str(record["old_la_code"]))
+    return None

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from safeguard.indicators.catalogue import Authority, Catalogue, Indicator, Kind
+from safeguard.indicators.catalogue import (
+    Authority,
+    Catalogue,
+    DfeMeasure,
+    Indicator,
+    Kind,
+    Unit,
+)
 from safeguard.indicators.trends import trend_figures
 from safeguard.periods import Month
 
@@ -130,42 +137,87 @@ def _listed_neighbours(authority: Authority) -> pl.DataFrame:
     )
 
 
+_DFE_MODEL = "DfE statistical neighbours"  # how ``safeguard init`` starts neighbours_source
+
+RANK_ORDER = {
+    "lower": "rank 1 and band A = lowest (lower is better)",
+    "higher": "rank 1 and band A = highest (higher is better)",
+    "neutral": "rank 1 and band A = highest (neither is better)",
+}
+"""What ``dfe_rank`` and ``dfe_quartile`` mean for each polarity."""
+
+
 class Comparators:
     """DfE's published files, read once each; absent files make comparators not available.
     Notes name a missing file by its name only, never the folder (they reach public papers).
-    The neighbours are ``authority.neighbours`` when listed, else the neighbours file's."""
+
+    Rates against rates, shares against shares: a count indicator is never compared (England's
+    count says nothing about an authority's); a mapping with ``per_10000`` compares the count
+    per 10,000 children aged 0-17 on the ONS estimate of the same geography and year.
+
+    The statistical neighbours are those in force at the paper's month: a list in
+    ``authority.neighbours`` the council chose itself; else a neighbours file of its own
+    (``neighbours_file`` not one of DfE's models); else the newest DfE model held that was
+    published by the month (``NEIGHBOUR_PUBLISHED``: the April 2021 groupings before May 2025,
+    the 2025 model from then), the oldest held for earlier papers; else the list ``safeguard
+    init`` copied from a DfE model no longer held."""
 
     def __init__(self, authority: Authority):
         self.authority = authority
         self.frames: dict[str, pl.DataFrame | str] = {}
-        self.neighbours: pl.DataFrame | None = None
+        self.rates: dict[tuple[str, str, tuple[tuple[str, str], ...]], pl.DataFrame | str] = {}
+        self.tables: dict[str, pl.DataFrame | None] = {}
         self.problem: str | None = None
         folder = authority.reference_dir
         if folder is None or not folder.is_dir() or not any(folder.glob("*.csv")):
             self.problem = NOT_HELD
-        elif authority.neighbours:
-            self.neighbours = _listed_neighbours(authority)
-        elif authority.neighbours_file:
+        self.neighbours: pl.DataFrame | None = (
+            _listed_neighbours(authority) if authority.neighbours else None
+        )
+
+    def _table(self, file: str) -> pl.DataFrame | None:
+        if file not in self.tables:
             from safeguard.errors import DataError
             from safeguard.indicators.comparators import load_neighbours
 
-            path = folder / authority.neighbours_file
-            with contextlib.suppress(DataError):
-                self.neighbours = load_neighbours(path) if path.is_file() else None
+            assert self.authority.reference_dir is not None
+            path = self.authority.reference_dir / file
+            self.tables[file] = None
+            if path.is_file():
+                with contextlib.suppress(DataError):
+                    self.tables[file] = load_neighbours(path)
+        return self.tables[file]
 
-    def compare(self, indicator: Indicator, month: Month) -> dict[str, Any]:
-        from safeguard.indicators.comparators import comparators, read_ees_csv
+    def neighbours_at(self, month: Month) -> tuple[pl.DataFrame | None, str | None]:
+        """The statistical neighbour table in force at ``month`` and where it comes from."""
+        from safeguard.authorities import NEIGHBOUR_FILES, NEIGHBOUR_PUBLISHED
 
-        blank: dict[str, Any] = {key: None for key in COMPARATOR_COLUMNS}
-        if indicator.dfe is None:
-            return blank
-        if self.problem is not None:
-            return {**blank, "dfe_note": self.problem}
-        assert self.authority.reference_dir is not None
-        file = indicator.dfe.file
+        authority = self.authority
+        source = authority.neighbours_source or ""
+        if authority.neighbours and not source.startswith(_DFE_MODEL):
+            return self.neighbours, source or "listed in authority.yaml"
+        own = authority.neighbours_file
+        if own and own not in NEIGHBOUR_PUBLISHED and (table := self._table(own)) is not None:
+            return table, own
+        held = [
+            (NEIGHBOUR_PUBLISHED[file], file, label)
+            for file, label in NEIGHBOUR_FILES
+            if self._table(file) is not None
+        ]
+        if held:
+            published = [entry for entry in held if Month(*entry[0]) <= month]
+            _, file, label = max(published) if published else min(held)
+            return self._table(file), f"{label} ({file})"
+        if authority.neighbours:
+            return self.neighbours, source or "listed in authority.yaml"
+        return None, None
+
+    def _frame(self, file: str) -> pl.DataFrame | str:
         if file not in self.frames:
             from safeguard.errors import DataError
+            from safeguard.indicators.comparators import read_ees_csv
 
+            assert self.authority.reference_dir is not None
             path: Path = self.authority.reference_dir / file
             update = "run `safeguard reference update`"
             try:
@@ -174,10 +226,47 @@ class Comparators:
                 )
             except DataError:
                 self.frames[file] = f"{file} cannot be read: {update}"
-        frame = self.frames[file]
+        return self.frames[file]
+
+    def _rates(self, dfe: DfeMeasure, frame: pl.DataFrame) -> pl.DataFrame | str:
+        """The mapping's counts per 10,000 children aged 0-17 (filters applied)."""
+        from safeguard.errors import ConfigError, DataError
+        from safeguard.indicators.comparators import per_10000
+
+        assert dfe.file is not None and dfe.measure is not None
+        key = (dfe.file, dfe.measure, tuple(sorted(dfe.filters.items())))
+        if key not in self.rates:
+            people = self._frame(dfe.population_file)
+            if isinstance(people, str):
+                self.rates[key] = f"no rate: {people}"
+            else:
+                try:
+                    self.rates[key] = per_10000(
+                        frame, dfe.measure, people, filters=dfe.filters or None
+                    )
+                except (ConfigError, DataError) as error:
+                    self.rates[key] = f"no rate from {dfe.file}: {error.message}"
+        return self.rates[key]
+
+    def compare(self, indicator: Indicator, month: Month) -> dict[str, Any]:
+        from safeguard.indicators.comparators import comparators
+
+        blank: dict[str, Any] = {key: None for key in COMPARATOR_COLUMNS}
+        dfe = indicator.dfe
+        if dfe is None:
+            return blank
+        if dfe.file is None or dfe.measure is None:
+            return {**blank, "dfe_note": dfe.note}
+        if indicator.unit is Unit.COUNT:
+            return {
+                **blank,
+                "dfe_note": "not compared: a count is compared only as a rate per 10,000",
+            }
+        if self.problem is not None:
+            return {**blank, "dfe_note": self.problem}
+        frame = self._frame(dfe.file)
         if isinstance(frame, str):
             return {**blank, "dfe_note": frame}
-        dfe = indicator.dfe
         published = [
             period
             for period in frame.get_column("time_period").unique().to_list()
@@ -187,14 +276,22 @@ class Comparators:
         if not published:
             first = str(frame.get_column("time_period").cast(pl.String).min())
             return {**blank, "dfe_note": f"nothing published by {month} (the file starts {first})"}
+        measure, filters = dfe.measure, dfe.filters or None
+        if dfe.per_10000:
+            rates = self._rates(dfe, frame)
+            if isinstance(rates, str):
+                return {**blank, "dfe_note": rates}
+            frame, measure, filters = rates, f"{dfe.measure}_per_10000", None
+        neighbours, model = self.neighbours_at(month)
         found = comparators(
             frame,
-            dfe.measure,
+            measure,
             self.authority.la_code,
-            self.neighbours,
+            neighbours,
             year=str(max(published)),
-            filters=dfe.filters or None,
+            filters=filters,
         )
+        polarity = _polarity(indicator)
         return {
             "dfe_year": found.year,
             "dfe_authority": found.authority.value,
@@ -204,10 +301,12 @@ class Comparators:
             "dfe_sn_mean": found.sn_mean,
             "dfe_sn_median": found.sn_median,
             "dfe_sn_count": found.sn_count,
-            "dfe_rank": found.rank,
+            "dfe_sn_model": model,
+            "dfe_rank": found.rank_for(polarity),
             "dfe_rank_of": found.rank_of,
-            "dfe_quartile": found.quartile,
-            "dfe_note": indicator.dfe.note or None,
+            "dfe_quartile": found.quartile_for(polarity),
+            "dfe_rank_order": RANK_ORDER[polarity],
+            "dfe_note": dfe.note or None,
             "dfe_caveats": "; ".join(found.notes) or None,
             # the bars of a neighbour chart, as JSON text so the CSV can hold them
             "dfe_neighbour_values": json.dumps(
@@ -232,9 +331,11 @@ COMPARATOR_COLUMNS = [
     "dfe_sn_mean",
     "dfe_sn_median",
     "dfe_sn_count",
+    "dfe_sn_model",
     "dfe_rank",
     "dfe_rank_of",
     "dfe_quartile",
+    "dfe_rank_order",
     "dfe_note",
     "dfe_caveats",
     "dfe_neighbour_values",

@@ -80,6 +80,10 @@ _ASSURANCE_WORDS: Final = {
     "consistently_fail": "target consistently missed",
     "inconsistent": "target met only some of the time",
 }
+VARIATION_WORDS: Final = _VARIATION_WORDS
+"""The variation icon's words, by its key ("concern_high": "Special cause concern (high)")."""
+ASSURANCE_WORDS: Final = _ASSURANCE_WORDS
+"""The assurance icon's words, by its key ("consistently_pass": "target consistently met")."""
 _ASSURANCE_LETTERS: Final = {
     "consistently_pass": "P",
     "consistently_fail": "F",

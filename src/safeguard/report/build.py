@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from safeguard.indicators.catalogue import Authority, Catalogue
+from safeguard.indicators.catalogue import Authority, Catalogue, Indicator
 from safeguard.indicators.scorecard import NOT_HELD
 from safeguard.indicators.stage import Written
 from safeguard.periods import Month
 from safeguard.report.commentary import exceptions, fmt, positives_and_challenges, year_label
-from safeguard.report.model import Chart, Footnote, ReportModel, ScoreRow, Section, Table
+from safeguard.report.model import Chart, Footnote, ReportModel, ScoreRow, Section
 from safeguard.report.narrative import SECTIONS, Narrative, paragraphs
-from safeguard.store import Store, window_of
+from safeguard.report.quality import annex as data_quality
+from safeguard.report.workbook import paper_order
 
 TITLE = "Children's safeguarding performance data"
+NUMBERED_FROM = "alternative_options"  # the first section whose paragraphs are numbered
+UNNUMBERED = ("appendices", "background_papers")
 CHART_MONTHS = 24
 
 
@@ -31,7 +34,63 @@ class Appendix:
     by_team: pl.DataFrame | None  # internal audience only
 
 
-def _score_row(row: dict[str, Any], number: int) -> ScoreRow:
+_TONES = {
+    ("higher", "up"): "good",
+    ("higher", "down"): "bad",
+    ("lower", "up"): "bad",
+    ("lower", "down"): "good",
+}
+
+
+def direction(row: dict[str, Any]) -> tuple[str, str, str]:
+    """The month's direction arrow: ("up", "good", "Up on the previous month (better)"); a
+    change too small to show at the figure's decimals is "level"; ("", "", "") without both."""
+    now, before = row.get("value"), row.get("previous_value")
+    if row.get("status") != "ok" or now is None or before is None:
+        return "", "", ""
+    decimals = row["decimals"]
+    if round(now, decimals) == round(before, decimals):
+        return "level", "neutral", "Level with the previous month"
+    way = "up" if now > before else "down"
+    tone = _TONES.get((row.get("polarity") or "neutral", way), "neutral")
+    judged = {"good": " (better)", "bad": " (worse)"}.get(tone, "")
+    return way, tone, f"{way.capitalize()} on the previous month{judged}"
+
+
+ASSURANCE_SHORT = {
+    "consistently_pass": "Consistently met",
+    "consistently_fail": "Consistently missed",
+    "inconsistent": "Met only sometimes",
+}
+"""The assurance icon's words on the dashboard, under the heading "Assurance (target)"."""
+
+
+def _no_spc(words: str | None) -> str:
+    """The dashboard's short word for a figure without SPC (the chart says why in full)."""
+    if not words:
+        return ""
+    if words.startswith("not applicable"):
+        return "No SPC: overlapping windows"
+    if words.startswith("not enough history"):
+        return "Not enough history for SPC"
+    return words[:1].upper() + words[1:]
+
+
+def _denominator(row: dict[str, Any]) -> float | None:
+    """A share's denominator; a rate's population (held in tens of thousands)."""
+    value: float | None = row.get("denominator")
+    if value is not None and row["unit"] == "rate_per_10k":
+        return value * 10_000
+    return value
+
+
+def _count(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+def _score_row(row: dict[str, Any], number: int, stage: str = "") -> ScoreRow:
+    from safeguard.indicators.spc import VARIATION_WORDS
+
     unit, decimals = row["unit"], row["decimals"]
 
     def show(value: float | None) -> str:
@@ -41,6 +100,10 @@ def _score_row(row: dict[str, Any], number: int) -> ScoreRow:
     note = row["reason"] or ""  # an ok rate's reason names a stand-in population estimate
     if row.get("dfe_note") and row["dfe_note"] != NOT_HELD:  # that one is said once, in the key
         note = "; ".join(filter(None, [note, row["dfe_note"]]))
+    shared = row["status"] == "ok" and unit != "count" and row.get("denominator") is not None
+    way, tone, words = direction(row)
+    variation = row.get("spc_variation") or ""
+    assurance = row.get("spc_assurance") or ""
     return ScoreRow(
         indicator=row["indicator"],
         title=row["title"],
@@ -59,7 +122,21 @@ def _score_row(row: dict[str, Any], number: int) -> ScoreRow:
         note=note,
         kind=row.get("kind") or "",
         window_label=row.get("window_label") or "",
+        stage=stage,
+        numerator=_count(row.get("numerator")) if shared else "",
+        denominator=_count(_denominator(row)) if shared else "",
+        direction=way,
+        direction_tone=tone,
+        direction_words=words,
+        variation=variation,
+        variation_words=VARIATION_WORDS.get(variation, "") or _no_spc(row.get("spc_words")),
+        assurance=assurance,
+        assurance_words=ASSURANCE_SHORT.get(assurance, ""),
     )
+
+
+def _stage_label(spec: Indicator) -> str:
+    return spec.stage.label if spec.stage is not None else ""
 
 
 COMPARATORS_LEGEND = (
@@ -80,16 +157,23 @@ def _comparators_legend(rows: list[dict[str, Any]]) -> str:
 
 
 def _charts(
-    series: pl.DataFrame, card: pl.DataFrame, catalogue: Catalogue, month: Month
+    series: pl.DataFrame,
+    order: list[str],
+    catalogue: Catalogue,
+    month: Month,
+    card: dict[str, dict[str, Any]],
+    *,
+    small: bool = True,
 ) -> list[Chart]:
+    """The charts in the paper's order (by journey stage): small multiples, or full width."""
     from safeguard.indicators.scorecard import no_spc_reason, spc_settings
     from safeguard.report.charts import indicator_chart
 
     settings = spc_settings(catalogue)
     first = month.shift(-(CHART_MONTHS - 1)).first_day
     charts = []
-    for row in card.iter_rows(named=True):
-        name = row["indicator"]
+    for name in order:
+        row = card[name]
         own = series.filter((pl.col("indicator") == name) & (pl.col("month") >= first)).sort(
             "month"
         )
@@ -107,82 +191,28 @@ def _charts(
             # England's total would dwarf every authority's count: show it for rates only
             if row.get("dfe_england") is not None and row["unit"] != "count":
                 extra["references"] = [("England", row["dfe_england"])]
-        charts.append(
-            indicator_chart(
-                name,
-                spec.title,
-                own["month"].to_list(),
-                [
-                    v if s == "ok" else None
-                    for v, s in zip(own["value"], own["status"], strict=True)
-                ],
-                [
-                    (r or "") if s == "ok" else f"{s}: {r}"
-                    for s, r in zip(own["status"], own["reason"], strict=True)
-                ],
-                str(spec.unit),
-                spec.decimals,
-                str(spec.polarity),
-                spec.target,
-                settings,
-                [(label, float(value)) for label, value in bars] if bars else None,
-                no_spc=no_spc or "",
-                window_months=spec.window_months,
-                **extra,
-            )
+        chart = indicator_chart(
+            name,
+            spec.title,
+            own["month"].to_list(),
+            [v if s == "ok" else None for v, s in zip(own["value"], own["status"], strict=True)],
+            [
+                (r or "") if s == "ok" else f"{s}: {r}"
+                for s, r in zip(own["status"], own["reason"], strict=True)
+            ],
+            str(spec.unit),
+            spec.decimals,
+            str(spec.polarity),
+            spec.target,
+            settings,
+            [(label, float(value)) for label, value in bars] if bars else None,
+            no_spc=no_spc or "",
+            window_months=spec.window_months,
+            small=small,
+            **extra,
         )
+        charts.append(replace(chart, stage=_stage_label(spec)))
     return charts
-
-
-def _annex(store: Store, card: pl.DataFrame, month: Month) -> list[Table]:
-    """Data quality: rows quarantined by rule, records revised by later extracts, figures not
-    available, for the extracts of the year to the month."""
-    manifest = store.manifest()
-    generation = store.generation
-    first = month.shift(-11)
-    extracts = manifest.extracts
-    # the extracts closing in the year to the month, and the returns whose year ends in it
-    months = [key for key in extracts if first <= window_of(key, extracts[key])[1] <= month]
-    quarantine: list[tuple[str, ...]] = []
-    revised: list[tuple[str, ...]] = []
-    for extract in sorted(months):
-        report = generation / "extracts" / extract / "validation.csv" if generation else None
-        if report is not None and report.is_file():
-            issues = pl.read_csv(report, infer_schema=False)
-            counted = (
-                issues.filter((pl.col("level") == "row") & (pl.col("severity") == "error"))
-                .group_by("file", "rule")
-                .len()
-                .sort("file", "rule")
-            )
-            quarantine += [(extract, f, r, str(n)) for f, r, n in counted.iter_rows()]
-        files = extracts[extract].files
-        for name in sorted(files):
-            info = files[name]
-            if info.revised:
-                revised.append((extract, info.file, f"{info.revised:,}"))
-    missing = [
-        (r["title"], r["status"], r["reason"])
-        for r in card.iter_rows(named=True)
-        if r["status"] != "ok"
-    ]
-    return [
-        Table(
-            "Rows quarantined by validation rule (not counted in any figure)",
-            ("Extract", "File", "Rule", "Rows"),
-            tuple(quarantine) or (("none", "", "", ""),),
-        ),
-        Table(
-            "Records revised by a later extract (the newer version is used)",
-            ("Extract", "File", "Records revised"),
-            tuple(revised) or (("none", "", ""),),
-        ),
-        Table(
-            f"Figures not available or not applicable for {month.first_day:%B %Y}",
-            ("Indicator", "Status", "Why"),
-            tuple(missing) or (("none", "", ""),),
-        ),
-    ]
 
 
 def build_model(
@@ -193,12 +223,19 @@ def build_model(
     month: Month,
     narrative: Narrative,
     audience: str,
+    *,
+    detail: str = "summary",
 ) -> tuple[ReportModel, Appendix]:
     """The committee paper for ``month`` from the computed indicators."""
     card, series = written.scorecard, written.computed.series
     label = f"{month.first_day:%B %Y}"
-    rows = list(card.iter_rows(named=True))
-    scorecard = tuple(_score_row(row, i + 1) for i, row in enumerate(rows))
+    order, _ = paper_order(card, catalogue)  # by journey stage, then the catalogue's order
+    by_name = {row["indicator"]: row for row in card.iter_rows(named=True)}
+    rows = [by_name[name] for name in order]
+    scorecard = tuple(
+        _score_row(row, i + 1, _stage_label(catalogue.indicators[row["indicator"]]))
+        for i, row in enumerate(rows)
+    )
     footnotes = tuple(
         Footnote(i + 1, catalogue.indicators[row["indicator"]].definition)
         for i, row in enumerate(rows)
@@ -211,17 +248,29 @@ def build_model(
         for found in exceptions(rows, label, last_year_label)
     )
     sections = []
+    # paragraphs are numbered through the paper from "Alternative options" (as the seed paper
+    # is), positives and challenges included; placeholders and the closing lists are not
+    number, numbering = 1, False
+    firsts = {"positives": 0, "challenges": 0}
     for key, heading, owner in SECTIONS:
+        numbering = (numbering or key == NUMBERED_FROM) and key not in UNNUMBERED
         text = paragraphs(getattr(narrative, key))
         if text:
-            sections.append(Section(key, heading, text))
+            sections.append(Section(key, heading, text, first_number=number if numbering else 0))
+            number += len(text) if numbering else 0
         else:
             sections.append(Section(key, heading, (f"[To be completed by {owner}]",), True))
+        if key == "key_considerations" and numbering:
+            firsts["positives"] = number
+            number += max(len(positives), 1)  # "None this month." is a paragraph too
+            firsts["challenges"] = number
+            number += max(len(challenges), 1)
     header = (
         ("Meeting", narrative.meeting or "[Meeting to be added]"),
         ("Meeting date", narrative.meeting_date or "[Date to be added]"),
         ("Title of report", f"{TITLE}: {label}"),
         ("Report by", narrative.report_by or "[Report author to be added]"),
+        ("Contact officer", narrative.contact_officer or "[Contact officer to be added]"),
     )
     model = ReportModel(
         title=TITLE,
@@ -233,10 +282,13 @@ def build_model(
         positives=tuple(positives),
         challenges=tuple(challenges),
         scorecard=scorecard,
-        charts=tuple(_charts(series, card, catalogue, month)),
+        charts=tuple(_charts(series, order, catalogue, month, by_name, small=detail != "full")),
+        detail=detail,
+        positives_first=firsts["positives"],
+        challenges_first=firsts["challenges"],
         commentary=commentary,
         footnotes=footnotes,
-        annex=tuple(_annex(Store(processed), card, month)),
+        annex=data_quality(processed, written, catalogue, month, audience),
         banner="INTERNAL: not for publication" if audience == "internal" else "",
         extra={"comparators_legend": _comparators_legend(rows)},
     )

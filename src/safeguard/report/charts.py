@@ -25,6 +25,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal, cast, get_args
@@ -87,6 +88,43 @@ _RC: Final[dict[str, Any]] = {
     "path.simplify": False,
     "lines.solid_capstyle": "round",
 }
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A chart's size and type sizes: the full width, or a small multiple (``small=True``)."""
+
+    width_in: float
+    left_in: float
+    right_in: float
+    caption_in: float
+    axes_in: float
+    key_line_in: float
+    key_top_in: float
+    gap_in: float
+    bar_in: float
+    bar_right_in: float
+    tick_size: float
+    label_size: float
+    key_size: float
+    heading_size: float
+
+
+_FULL: Final = _Layout(
+    _WIDTH_IN, _LEFT_IN, _RIGHT_IN, _CAPTION_IN, _AXES_IN, _KEY_LINE_IN, _KEY_TOP_IN, _GAP_IN,
+    _BAR_IN, _BAR_RIGHT_IN, _TICK_SIZE, _LABEL_SIZE, _KEY_SIZE, _HEADING_SIZE,
+)  # fmt: skip
+SMALL_WIDTH_CM: Final = 8.2  # two across a portrait page, three down: six a page
+_SMALL: Final = _Layout(
+    SMALL_WIDTH_CM / 2.54, 0.5, 0.98, 0.26, 1.45, 0.15, 0.31, 0.16, 0.15, 0.6, 6.5, 6.5, 6.5, 7.0,
+)  # fmt: skip
+_LAYOUT: ContextVar[_Layout] = ContextVar("chart_layout", default=_FULL)
+
+
+def _layout() -> _Layout:
+    return _LAYOUT.get()
+
+
 _LOCK: Final = threading.Lock()
 
 MONTH_ABBREVIATIONS: Final = (
@@ -543,7 +581,7 @@ def _style_axes(ax: Axes) -> None:
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     ax.spines["bottom"].set_color(DARK_GREY)
-    ax.tick_params(axis="both", colors=DARK_GREY, labelsize=_TICK_SIZE, labelcolor="black")
+    ax.tick_params(axis="both", colors=DARK_GREY, labelsize=_layout().tick_size, labelcolor="black")
     ax.tick_params(axis="y", length=0, pad=4)
 
 
@@ -616,8 +654,8 @@ def _draw_xmr(
     ax.set_axisbelow(True)
 
     # x axis: every month ticked; as many labelled as fit, always the last
-    per_month_in = rect[2] * _WIDTH_IN / max(xs[-1] - xs[0] + 1.2, 1.0)
-    label_in = _text_width_in(renderer, "May 15", _TICK_SIZE) + 0.06
+    per_month_in = rect[2] * _layout().width_in / max(xs[-1] - xs[0] + 1.2, 1.0)
+    label_in = _text_width_in(renderer, "May 15", _layout().tick_size) + 0.06
     step = max(1, math.ceil(label_in / per_month_in))
     labelled = [i for i in range(len(xs)) if (len(xs) - 1 - i) % step == 0]
     ax.set_xticks([xs[i] for i in labelled], [_tick_label(months[i]) for i in labelled])
@@ -632,7 +670,7 @@ def _draw_xmr(
             linewidth=1.3 if gid == "target" else 1.1, gid=prefix + gid, zorder=2,
         )  # fmt: skip
     if lines:
-        gap = (_LABEL_SIZE * 1.25 / 72.0) / height_in
+        gap = (_layout().label_size * 1.25 / 72.0) / height_in
         wanted = [(y - bottom) / (top - bottom) for _, y, _, _, _ in lines]
         for (_, _, label, colour, _), at in zip(
             lines,
@@ -641,7 +679,7 @@ def _draw_xmr(
         ):
             ax.text(
                 1.012, at, label, transform=ax.transAxes, ha="left", va="center",
-                color=colour, fontsize=_LABEL_SIZE, clip_on=False,
+                color=colour, fontsize=_layout().label_size, clip_on=False,
             )  # fmt: skip
 
     # the series: a gap breaks the line
@@ -673,7 +711,7 @@ def _draw_xmr(
         y_gap = sum(around) / len(around) if around else bottom + 0.15 * (top - bottom)
         ax.text(
             (xs[run[0]] + xs[run[-1]]) / 2, y_gap, "n/a", ha="center", va="center",
-            color=DARK_GREY, fontsize=_KEY_SIZE - 0.5, zorder=6,
+            color=DARK_GREY, fontsize=_layout().key_size - 0.5, zorder=6,
             bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5},
         )  # fmt: skip
 
@@ -685,7 +723,7 @@ def _draw_xmr(
         )
         ax.text(
             0.5, 0.9 if present else 0.5, message, transform=ax.transAxes, ha="center", va="center",
-            color=DARK_GREY, fontsize=_HEADING_SIZE,
+            color=DARK_GREY, fontsize=_layout().heading_size,
             bbox={"facecolor": "white", "edgecolor": "none", "pad": 3},
         )  # fmt: skip
         if not present:
@@ -693,8 +731,8 @@ def _draw_xmr(
 
     # the unit caption above the axes
     fig.text(
-        0.12 / _WIDTH_IN, rect[1] + rect[3] + 0.17 / height_in,
-        _unit_caption(unit), ha="left", va="center", fontsize=_LABEL_SIZE, color=DARK_GREY,
+        0.12 / _layout().width_in, rect[1] + rect[3] + 0.17 / height_in,
+        _unit_caption(unit), ha="left", va="center", fontsize=_layout().label_size, color=DARK_GREY,
     )  # fmt: skip
 
     _draw_key(fig, key, rect, height_in)
@@ -742,9 +780,9 @@ def _key_layout(
     x, line = x0, 0
     entries = []
     for style, words in items:
-        width = _text_width_in(renderer, words, _KEY_SIZE)
+        width = _text_width_in(renderer, words, _layout().key_size)
         needed = (marker_in + after_marker_in if style else 0.0) + width
-        if x > x0 and x + needed > _WIDTH_IN - 0.1:
+        if x > x0 and x + needed > _layout().width_in - 0.1:
             x, line = x0, line + 1
         entries.append(_KeyEntry(style, words, x, line))
         x += needed + between_in
@@ -760,14 +798,14 @@ def _draw_key(
 ) -> None:
     bottom_in = rect[1] * fig_h
     for entry in entries:
-        y = (bottom_in - _KEY_TOP_IN - entry.line * _KEY_LINE_IN) / fig_h
+        y = (bottom_in - _layout().key_top_in - entry.line * _layout().key_line_in) / fig_h
         x_in = entry.x_in
         if entry.style is not None:
-            fig.add_artist(_marker(fig, (x_in + 0.065) / _WIDTH_IN, y, entry.style))
+            fig.add_artist(_marker(fig, (x_in + 0.065) / _layout().width_in, y, entry.style))
             x_in += 0.2
         fig.text(
-            x_in / _WIDTH_IN, y, entry.words, ha="left", va="center", fontsize=_KEY_SIZE,
-            color=entry.colour,
+            x_in / _layout().width_in, y, entry.words, ha="left", va="center",
+            fontsize=_layout().key_size, color=entry.colour,
         )  # fmt: skip
 
 
@@ -800,11 +838,11 @@ def _draw_neighbours(
     """Horizontal bars, highest at the top: the authority dark blue (and its name and value
     bold), its neighbours grey, reference figures (England, the neighbours' mean) as outlined
     bars with italic names, every bar labelled with its value."""
-    fig_w, fig_h = _WIDTH_IN, fig_height_in
+    fig_w, fig_h = _layout().width_in, fig_height_in
     heading = "Statistical neighbours" + (f", {period}" if period else "")
     fig.text(
         0.12 / fig_w, (fig_h - top_in - 0.12) / fig_h, heading, ha="left", va="center",
-        fontsize=_HEADING_SIZE, fontweight="bold", color="black",
+        fontsize=_layout().heading_size, fontweight="bold", color="black",
     )  # fmt: skip
     rows = [
         (label, value, "authority" if label == authority else "neighbour") for label, value in bars
@@ -819,15 +857,16 @@ def _draw_neighbours(
         return "italic" if kind == "reference" else "normal"
 
     label_in = max(
-        _text_width_in(renderer, label, _TICK_SIZE, weight(kind)) for label, _, kind in ordered
+        _text_width_in(renderer, label, _layout().tick_size, weight(kind))
+        for label, _, kind in ordered
     )
     left_in = 0.12 + label_in + 0.12
     axes_top_in = top_in + 0.3
-    axes_h_in = len(ordered) * _BAR_IN
+    axes_h_in = len(ordered) * _layout().bar_in
     rect = (
         left_in / fig_w,
         (fig_h - axes_top_in - axes_h_in) / fig_h,
-        (fig_w - left_in - _BAR_RIGHT_IN) / fig_w,
+        (fig_w - left_in - _layout().bar_right_in) / fig_w,
         axes_h_in / fig_h,
     )
     ax = fig.add_axes(rect, gid=f"{prefix}neighbours")
@@ -859,13 +898,13 @@ def _draw_neighbours(
     for y, (_, value, kind) in zip(positions, ordered, strict=True):
         ax.text(
             value, y, " " + format_value(value, unit, decimals), ha="left", va="center",
-            fontsize=_TICK_SIZE, color="black", clip_on=False, fontweight=weight(kind),
+            fontsize=_layout().tick_size, color="black", clip_on=False, fontweight=weight(kind),
             fontstyle=slant(kind),
         )  # fmt: skip
 
 
 def _neighbours_height_in(rows: int) -> float:
-    return 0.3 + rows * _BAR_IN + 0.08
+    return 0.3 + rows * _layout().bar_in + 0.08
 
 
 # --- the chart ----------------------------------------------------------------------------------
@@ -927,6 +966,39 @@ def indicator_chart(
     comparator_period: str = "",
     no_spc: str = "",
     window_months: int | None = None,
+    small: bool = False,
+) -> Chart:
+    """See :func:`_indicator_chart`; ``small`` draws it as a small multiple (8.2 cm wide, six a
+    page), otherwise full width (16 cm)."""
+    token = _LAYOUT.set(_SMALL if small else _FULL)
+    try:
+        return _indicator_chart(
+            indicator, title, months, values, notes, unit, decimals, polarity, target,
+            spc_settings, neighbours, authority=authority, references=references,
+            comparator_period=comparator_period, no_spc=no_spc, window_months=window_months,
+        )  # fmt: skip
+    finally:
+        _LAYOUT.reset(token)
+
+
+def _indicator_chart(
+    indicator: str,
+    title: str,
+    months: list[date],
+    values: list[float | None],
+    notes: list[str],
+    unit: str,
+    decimals: int,
+    polarity: str,
+    target: float | None,
+    spc_settings: SpcSettings,
+    neighbours: list[tuple[str, float]] | None = None,
+    *,
+    authority: str | None = None,
+    references: Sequence[tuple[str, float]] = (),
+    comparator_period: str = "",
+    no_spc: str = "",
+    window_months: int | None = None,
 ) -> Chart:
     """One indicator's chart: an XmR chart of ``months`` (a None value is a gap, ``notes`` giving
     why), and with ``neighbours`` a bar panel of (label, value) pairs that include the authority.
@@ -941,6 +1013,7 @@ def indicator_chart(
     the reason in the key and the alt text. ``window_months`` names a rolling figure's window
     in the key ("Value for the 12 months to the month") and the alt text.
     """
+    lay = _layout()
     checked = _check(months, values, notes, unit, decimals, polarity)
     series = _series(months, values, notes, checked, target, spc_settings, no_spc)
     bars = [
@@ -960,26 +1033,26 @@ def indicator_chart(
     items, key_notes = _key_items(series, spc_settings.minimum_points, window_months)
     prefix = element_prefix(indicator)
     with _settings():
-        fig = Figure(figsize=(_WIDTH_IN, _WIDTH_IN / 2), dpi=PNG_DPI, facecolor="white")
+        fig = Figure(figsize=(lay.width_in, lay.width_in / 2), dpi=PNG_DPI, facecolor="white")
         canvas = FigureCanvasAgg(fig)
         renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]
         key = _key_layout(renderer, items, key_notes)
         key_lines = 1 + max((entry.line for entry in key), default=0)
-        xmr_in = _CAPTION_IN + _AXES_IN + _KEY_TOP_IN + key_lines * _KEY_LINE_IN
+        xmr_in = lay.caption_in + lay.axes_in + lay.key_top_in + key_lines * lay.key_line_in
         height_in = xmr_in
         if bars:
-            height_in += _GAP_IN + _neighbours_height_in(len(bars) + len(refs))
-        fig.set_size_inches(_WIDTH_IN, height_in)
+            height_in += lay.gap_in + _neighbours_height_in(len(bars) + len(refs))
+        fig.set_size_inches(lay.width_in, height_in)
         rect = (
-            _LEFT_IN / _WIDTH_IN,
-            (height_in - _CAPTION_IN - _AXES_IN) / height_in,
-            (_WIDTH_IN - _LEFT_IN - _RIGHT_IN) / _WIDTH_IN,
-            _AXES_IN / height_in,
+            lay.left_in / lay.width_in,
+            (height_in - lay.caption_in - lay.axes_in) / height_in,
+            (lay.width_in - lay.left_in - lay.right_in) / lay.width_in,
+            lay.axes_in / height_in,
         )
         _draw_xmr(fig, renderer, rect, height_in, key, series, unit, decimals, target, prefix)
         if bars:
             _draw_neighbours(
-                fig, renderer, xmr_in + _GAP_IN, height_in, bars, own, refs, unit, decimals,
+                fig, renderer, xmr_in + lay.gap_in, height_in, bars, own, refs, unit, decimals,
                 comparator_period, prefix,
             )  # fmt: skip
         svg_buffer = io.StringIO()
@@ -994,7 +1067,7 @@ def indicator_chart(
         png=png_buffer.getvalue(),
         alt=alt,
         points=_points(series, unit, decimals),
-        width_cm=WIDTH_CM,
+        width_cm=lay.width_in * 2.54,
     )
 
 

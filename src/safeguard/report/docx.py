@@ -45,26 +45,49 @@ if TYPE_CHECKING:
     from docx.table import _Cell
     from docx.text.paragraph import Paragraph
 
-SCORECARD_HEADER = (
+DASHBOARD_HEADER = (
+    "Stage",
     "Indicator",
     "This month",
+    "Numerator / denominator",
     "Previous month",
+    "Change",
     "Same month last year",
     "Target",
     "RAG",
-    "SPC",
+    "Variation (SPC)",
+    "Assurance (target)",
     "England",
-    "Region",
     "Statistical neighbours",
 )
-# Share of the text width per scorecard column (at 10pt, "Previous" and "neighbours" fit).
-SCORECARD_WIDTHS = (0.17, 0.08, 0.09, 0.08, 0.08, 0.08, 0.15, 0.09, 0.08, 0.10)
-SCORECARD_SIZE = Pt(10)  # ten columns across a landscape page
+# Share of the text width per dashboard column.
+DASHBOARD_WIDTHS = (
+    0.07, 0.17, 0.10, 0.07, 0.07, 0.06, 0.07, 0.05, 0.05, 0.12, 0.08, 0.04, 0.05,
+)  # fmt: skip
+DASHBOARD_SIZE = Pt(7)  # thirteen columns and the whole catalogue on one landscape page
 CHART_TABLE_HEADER = ("Month", "Value", "Note")
+ARROWS = {"up": "\N{UPWARDS ARROW}", "down": "\N{DOWNWARDS ARROW}", "level": "\N{RIGHTWARDS ARROW}"}
+TONE_WORDS = {"good": "better", "bad": "worse"}
+# Text colours with at least 4.5:1 contrast on white; the words say the same.
+TONE_COLOURS = {
+    "good": RGBColor(0x00, 0x5E, 0xA5),
+    "bad": RGBColor(0xB3, 0x26, 0x1E),
+    "neutral": RGBColor(0x50, 0x5A, 0x5F),
+}
+ICON_COLOURS = {
+    "improvement": RGBColor(0x00, 0x72, 0xB2),
+    "concern": RGBColor(0xD5, 0x5E, 0x00),
+    "neutral": RGBColor(0x49, 0x00, 0x92),
+    "common": RGBColor(0x7F, 0x7F, 0x7F),
+}
 KEY_NOTE = (
-    "RAG: Green meets the target, Amber is within its tolerance, Red is beyond it. "
-    "SPC letters: H or L a special cause high or low, - common cause; P the target is "
-    "consistently met, F consistently missed, ? met only sometimes."
+    "Change: \N{UPWARDS ARROW} better or \N{DOWNWARDS ARROW} worse by the figure's polarity; "
+    "up or down where neither direction is better; level unchanged at the figure's decimals. "
+    "RAG: Green meets the target, Amber is within its tolerance, Red is beyond it. Variation "
+    "(Making Data Count, SPC): common cause, special cause improvement, special cause concern, "
+    "or special cause where neither direction is better. Assurance, where there is a target: "
+    "consistently met, consistently missed, or met only sometimes (the target lies within the "
+    "process limits). Superscript numbers refer to the definitions."
 )
 HEADER_FILL = "F3F2F1"  # light grey behind header cells (black text on it: 18:1)
 TEXT_COLOUR = RGBColor(0x0B, 0x0C, 0x0C)
@@ -260,9 +283,11 @@ class _Writer:
         considered = False
         for section in model.sections:
             self.heading(section.heading, 1)
-            for text in section.paragraphs:
+            for number, text in enumerate(section.paragraphs, start=section.first_number):
                 if section.placeholder:
                     self.placeholder(text)
+                elif section.first_number:  # the paper's paragraph numbers, written out
+                    self.paragraph(f"{number}. {text}")
                 else:
                     self.paragraph(text)
             if section.key == "key_considerations":
@@ -294,9 +319,13 @@ class _Writer:
         _marked(paragraph, text if _BRACKETED.match(text) else f"[{text}]")
         return paragraph
 
-    def bullets(self, items: tuple[str, ...]) -> None:
-        for item in items or ("None this month.",):
-            self.paragraph(item, "List Bullet")
+    def bullets(self, items: tuple[str, ...], first: int = 0) -> None:
+        """Bullets; numbered on from ``first`` (the paper's paragraph numbers) when given."""
+        for number, item in enumerate(items or ("None this month.",), start=first):
+            if first:
+                self.paragraph(f"{number}. {item}")
+            else:
+                self.paragraph(item, "List Bullet")
 
     def table(
         self,
@@ -342,9 +371,9 @@ class _Writer:
 
     def key_considerations(self) -> None:
         self.heading("Positives", 2)
-        self.bullets(self.model.positives)
+        self.bullets(self.model.positives, self.model.positives_first)
         self.heading("Challenges", 2)
-        self.bullets(self.model.challenges)
+        self.bullets(self.model.challenges, self.model.challenges_first)
 
     def appendix(self) -> None:
         """Appendix A in a landscape section: scorecard, charts, commentary, definitions."""
@@ -355,34 +384,41 @@ class _Writer:
             section.page_width, section.page_height = section.page_height, section.page_width
         self.heading(f"Appendix A: performance data, {model.month_label}", 1)
         self.caption(
-            f"Scorecard: {model.month_label}, with the previous month, the same month last "
-            "year, the target, statistical process control (SPC) and published comparators"
+            f"Dashboard: {model.month_label}, by stage of the child's journey. Change is since "
+            "the previous month; a rolling figure's window is shown beside its value"
         )
-        table = self.table(SCORECARD_HEADER, ())
+        table = self.table(DASHBOARD_HEADER, ())
+        stage = None
         for row in model.scorecard:
             cells = _add_row(table)
-            cells[0].paragraphs[0].text = f"{row.title} [note {row.footnote}]"
-            comparators = f"comparators {row.comparator_year}" if row.comparator_year else ""
-            for extra in (comparators, row.note):
-                if extra:
-                    cells[0].add_paragraph().add_run(extra).italic = True
-            values = (row.value, row.previous, row.last_year, row.target)
-            for cell, text in zip(cells[1:5], values, strict=True):
-                cell.paragraphs[0].text = text
-            if row.window_label:  # "12 months to Oct 2015" under a rolling figure's value
-                cells[1].add_paragraph().add_run(row.window_label).italic = True
-            cells[5].paragraphs[0].add_run(row.rag).bold = True
-            spc = cells[6].paragraphs[0]
-            if row.spc_letters:
-                spc.add_run(row.spc_letters).bold = True
-                spc.add_run(" ")
-            spc.add_run(row.spc_words)
-            comparisons = (row.england, row.region, row.neighbours)
-            for cell, text in zip(cells[7:], comparisons, strict=True):
-                cell.paragraphs[0].text = text
-        _column_widths(table, SCORECARD_WIDTHS, self.text_width())
+            if row.stage != stage:  # the stage on its group's first row (no merged cells)
+                cells[0].paragraphs[0].add_run(row.stage).bold = True
+                stage = row.stage
+            title = cells[1].paragraphs[0]
+            title.add_run(f"{row.title} ")
+            title.add_run(str(row.footnote)).font.superscript = True
+            value = cells[2].paragraphs[0]
+            value.add_run(row.value).bold = True
+            if row.window_label:  # "12 months to Oct 2015" beside a rolling figure's value
+                value.add_run(f" {row.window_label}").italic = True
+            if row.numerator:
+                cells[3].paragraphs[0].text = f"{row.numerator} / {row.denominator}"
+            cells[4].paragraphs[0].text = row.previous
+            if row.direction:
+                word = TONE_WORDS.get(row.direction_tone) or row.direction
+                arrow = cells[5].paragraphs[0].add_run(f"{ARROWS[row.direction]} {word}")
+                arrow.bold = True
+                arrow.font.color.rgb = TONE_COLOURS.get(row.direction_tone, TONE_COLOURS["neutral"])
+            cells[6].paragraphs[0].text = row.last_year
+            cells[7].paragraphs[0].text = row.target
+            cells[8].paragraphs[0].add_run(row.rag).bold = True
+            _icon(cells[9].paragraphs[0], row.variation, "\N{BLACK CIRCLE}", row.variation_words)
+            _icon(cells[10].paragraphs[0], row.assurance, "\N{BLACK SQUARE}", row.assurance_words)
+            cells[11].paragraphs[0].text = row.england
+            cells[12].paragraphs[0].text = row.neighbours
+        _column_widths(table, DASHBOARD_WIDTHS, self.text_width())
         for run in table._tbl.iter(qn("w:r")):
-            run.get_or_add_rPr().sz_val = SCORECARD_SIZE
+            run.get_or_add_rPr().sz_val = DASHBOARD_SIZE
         legend = self.model.extra.get("comparators_legend")
         self.paragraph(f"{KEY_NOTE} {legend}" if legend else KEY_NOTE)
         for chart in model.charts:
@@ -415,6 +451,8 @@ class _Writer:
         for properties in (inline.docPr, *inline.xpath(".//pic:cNvPr")):
             properties.set("descr", chart.alt)
             properties.set("title", chart.title)
+        if self.model.detail != "full":
+            return  # members' paper: the data is in the HTML paper and the workbook
         self.caption(f"Data for the chart: {chart.title}")
         self.table(
             CHART_TABLE_HEADER,
@@ -456,6 +494,24 @@ def _marked(paragraph: Paragraph, text: str) -> None:
     run = paragraph.add_run(text)
     run.bold = True
     run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+
+
+def icon_colour(key: str) -> str:
+    """A Making Data Count icon's colour: improvement, concern, neutral or common."""
+    if key == "consistently_pass" or key.startswith("improvement"):
+        return "improvement"
+    if key == "consistently_fail" or key.startswith("concern"):
+        return "concern"
+    if key.startswith("neutral"):
+        return "neutral"
+    return "common"
+
+
+def _icon(paragraph: Paragraph, key: str, symbol: str, words: str) -> None:
+    """A coloured symbol then the icon's words (the words alone carry the meaning)."""
+    if key:
+        paragraph.add_run(f"{symbol} ").font.color.rgb = ICON_COLOURS[icon_colour(key)]
+    paragraph.add_run(words)
 
 
 def _shade(cell: _Cell) -> None:

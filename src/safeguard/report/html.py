@@ -5,11 +5,46 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from safeguard.report.model import ChartPoint, ReportModel
+from safeguard.report.model import ChartPoint, ReportModel, ScoreRow
+
+ARROWS = {"up": "\N{UPWARDS ARROW}", "down": "\N{DOWNWARDS ARROW}", "level": "\N{RIGHTWARDS ARROW}"}
+TONE_WORDS = {"good": "better", "bad": "worse"}
+
+
+def stage_groups(rows: Sequence[ScoreRow]) -> list[tuple[str, list[ScoreRow]]]:
+    """The dashboard's rows in runs of one journey stage, in the order they come."""
+    groups: list[tuple[str, list[ScoreRow]]] = []
+    for row in rows:
+        if groups and groups[-1][0] == row.stage:
+            groups[-1][1].append(row)
+        else:
+            groups.append((row.stage, [row]))
+    return groups
+
+
+def icon_class(key: str) -> str:
+    """A Making Data Count icon's colour class: improvement, concern, neutral or common."""
+    if key in ("consistently_pass",) or key.startswith("improvement"):
+        return "improvement"
+    if key in ("consistently_fail",) or key.startswith("concern"):
+        return "concern"
+    if key.startswith("neutral"):
+        return "neutral"
+    return "common"
+
+
+def note_of(rows: Sequence[ScoreRow], number: int) -> str:
+    """What the definitions add for row ``number``: its comparators' year and its note."""
+    row = next((r for r in rows if r.footnote == number), None)
+    if row is None:
+        return ""
+    parts = [f"Comparators: {row.comparator_year}." if row.comparator_year else "", row.note]
+    return "".join(f" {part}" for part in parts if part)
 
 
 def environment(template_dirs: list[Path]) -> Environment:
@@ -24,6 +59,11 @@ def environment(template_dirs: list[Path]) -> Environment:
     )
     env.filters["b64"] = lambda text: base64.b64encode(text.encode("utf-8")).decode("ascii")
     env.filters["points_row"] = lambda p: (p.month, p.value, p.note)
+    env.filters["groupby_stage"] = stage_groups
+    env.filters["arrow"] = lambda way: ARROWS.get(way, "")
+    env.filters["tone_word"] = lambda tone, way: TONE_WORDS.get(tone) or way
+    env.filters["icon_class"] = icon_class
+    env.filters["note_of"] = note_of
     return env
 
 

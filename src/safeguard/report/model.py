@@ -19,6 +19,7 @@ class Section:
     heading: str
     paragraphs: tuple[str, ...]
     placeholder: bool = False
+    first_number: int = 0  # the paper's number of the first paragraph; 0: not numbered
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,16 @@ class ScoreRow:
     note: str = ""  # why a value is missing, comparator caveats
     kind: str = ""  # "flow", "snapshot", "rolling" or "share" (the catalogue's kind)
     window_label: str = ""  # "12 months to Oct 2015" beside a rolling figure's value, else ""
+    stage: str = ""  # the journey stage's heading ("Front door"), "" when the catalogue has none
+    numerator: str = ""  # "140" of a share or rate, "" for a count or when not available
+    denominator: str = ""  # "192", or the population for a rate
+    direction: str = ""  # since the previous month: "up", "down", "level", "" when unknown
+    direction_tone: str = ""  # "good", "bad" or "neutral" (polarity neutral, or level)
+    direction_words: str = ""  # the arrow in words: "Up on the previous month (better)"
+    variation: str = ""  # Making Data Count variation icon: "concern_high", ...; "" for none
+    variation_words: str = ""  # "Special cause concern (high)", or why there is no SPC
+    assurance: str = ""  # "consistently_pass", "consistently_fail", "inconsistent" or ""
+    assurance_words: str = ""  # "Target consistently met", ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class Chart:
     alt: str  # alt text, written from the same data as the chart
     points: tuple[ChartPoint, ...]  # the data table shown beside the chart
     width_cm: float = 16.0
+    stage: str = ""  # the journey stage the chart is grouped under ("Front door")
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,9 @@ class ReportModel:
     footnotes: tuple[Footnote, ...]
     annex: tuple[Table, ...]  # the data-quality annex
     banner: str = ""  # "INTERNAL: not for publication" on every page when internal
+    detail: str = "summary"
+    positives_first: int = 0  # the paragraph number of the first positive; 0: not numbered
+    challenges_first: int = 0  # "summary": small-multiple charts; "full": a chart and table a page
     language: str = "en-GB"
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -19,6 +19,7 @@ class Narrative(StrictModel):
     meeting: str | None = None
     meeting_date: str | None = None
     report_by: str | None = None
+    contact_officer: str | None = None  # "Jo Bloggs, head of safeguarding, 01234 567890"
     classification: Text = None
     key_decision: Text = None
     wards_affected: Text = None

@@ -21,6 +21,16 @@ SVG = (
 )
 
 
+STAGES = (
+    "Front door",
+    "Assessment",
+    "Child protection",
+    "Children looked after",
+    "Workforce",
+    "Quality",
+)
+
+
 def _png() -> bytes:
     import matplotlib
 
@@ -54,6 +64,16 @@ def sample_model(rows: int = 3, audience: str = "public") -> ReportModel:
             neighbours="92.0%",
             comparator_year="2013-14",
             footnote=i + 1,
+            stage=STAGES[i * len(STAGES) // rows],
+            numerator=f"{90 + i}",
+            denominator="100",
+            direction="up",
+            direction_tone="good",
+            direction_words="Up on the previous month (better)",
+            variation="common_cause",
+            variation_words="Common cause variation",
+            assurance="inconsistent",
+            assurance_words="Met only sometimes",
         )
         for i in range(rows)
     )
@@ -87,6 +107,7 @@ def sample_model(rows: int = 3, audience: str = "public") -> ReportModel:
                 svg=SVG,
                 png=_png(),
                 alt="Line chart of indicator 0 from May to October 2015, rising to 90%.",
+                stage=STAGES[0],
                 points=tuple(
                     ChartPoint(m, v) for m, v in (("Sep 2015", "89.5%"), ("Oct 2015", "90.0%"))
                 ),

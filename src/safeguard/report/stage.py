@@ -31,6 +31,7 @@ def write_report(
     template_dirs: list[Path],
     formats: tuple[str, ...] = FORMATS,
     reference_docx: Path | None = None,
+    detail: str = "summary",
 ) -> Path:
     """Compute the indicators, build the paper and replace ``reports/<month>/`` whole."""
     unknown = sorted(set(formats) - set(FORMATS))
@@ -46,7 +47,14 @@ def write_report(
         recover_month_folders(reports)
         written = write_indicators(processed, catalogue, authority, month)
         model, appendix = build_model(
-            processed, written, catalogue, authority, month, load_narrative(source), audience
+            processed,
+            written,
+            catalogue,
+            authority,
+            month,
+            load_narrative(source),
+            audience,
+            detail=detail,
         )
         reports.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=reports))
