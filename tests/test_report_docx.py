@@ -90,7 +90,7 @@ EXPECTED_HEADINGS = [
     ("Heading 2", "Challenges"),
     ("Heading 1", "Appendix A: performance data, October 2015"),
     ("Heading 2", "Indicator 0"),
-    ("Heading 2", "Commentary"),
+    ("Heading 2", "Exceptions this month"),
     ("Heading 2", "Definitions"),
     ("Heading 1", "Data quality"),
 ]
@@ -249,7 +249,7 @@ def test_scorecard_and_chart_tables(rendered: dict[str, Path], public: ReportMod
 
 def test_commentary_then_numbered_definitions(rendered: dict[str, Path]) -> None:
     document = open_doc(rendered["public"])
-    commentary = section_paragraphs(document, "Commentary")
+    commentary = section_paragraphs(document, "Exceptions this month")
     assert [p.text for p in commentary] == ["90.0% in October 2015, below the 95% target."]
     definitions = section_paragraphs(document, "Definitions")
     assert [p.style.name for p in definitions] == ["List Number"] * 12

@@ -282,7 +282,7 @@ def test_layout_order_and_headings(public_pdf: Path, public_model: ReportModel) 
         (2, "Positives"),
         (2, "Challenges"),
         (1, "Appendix A: performance data"),
-        (2, "Commentary"),
+        (2, "Exceptions this month"),
         (2, "Charts: the last 24 months"),
         (3, "Front door"),
         (4, "Indicator 0"),

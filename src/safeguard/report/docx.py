@@ -423,7 +423,7 @@ class _Writer:
         self.paragraph(f"{KEY_NOTE} {legend}" if legend else KEY_NOTE)
         for chart in model.charts:
             self.chart(chart)
-        self.heading("Commentary", 2)
+        self.heading("Exceptions this month", 2)
         for _title, text in model.commentary:
             self.paragraph(text)
         self.heading("Definitions", 2)
