@@ -218,3 +218,49 @@ def test_the_cover_report_numbers_its_paragraphs_and_names_the_contact(
         body = docx.read("word/document.xml").decode("utf-8")
     assert "1. There are no alternative options." in body
     assert "Jo Bloggs" in body
+
+
+def test_the_public_outputs_withhold_small_counts_and_the_internal_show_them(
+    store: Path, tmp_path: Path
+) -> None:
+    import openpyxl
+
+    # strategy discussions in October 2015 in the mini extracts: 3
+    report(
+        store,
+        tmp_path / "internal",
+        "--audience",
+        "internal",
+        "--format",
+        "data",
+        "--format",
+        "html",
+    )
+    inside = (tmp_path / "internal" / "2015-10" / "data.csv").read_text(encoding="utf-8")
+    assert "strategy_discussions,Strategy discussions,2015-10-01,3.0,3.0,,3,ok" in inside
+    html = (tmp_path / "internal" / "2015-10" / "paper.html").read_text(encoding="utf-8")
+    row = html.split('scope="row">Strategy discussions <sup>', 1)[1].split("</tr>", 1)[0]
+    assert "<strong>3</strong>" in row and "withheld" not in html
+    report(store, tmp_path / "public")
+    folder = tmp_path / "public" / "2015-10"
+    data = (folder / "data.csv").read_text(encoding="utf-8")
+    assert "strategy_discussions,Strategy discussions,2015-10-01,c,c,c,c,ok" in data
+    assert "referrals_nfa_pct,Referrals with no further action,2015-10-01,0.0,0.0,9.0" in data
+    html = (folder / "paper.html").read_text(encoding="utf-8")
+    key = "c: a count of 1 to 5 (or a figure that would reveal one) withheld to protect privacy"
+    assert key in html and "withheld (small number)" in html
+    # the dashboard row: value, previous month and same month last year all "c"
+    row = html.split('scope="row">Strategy discussions <sup>', 1)[1].split("</tr>", 1)[0]
+    assert "<strong>c</strong>" in row
+    book = openpyxl.load_workbook(folder / "data.xlsx")
+    sheet = book["Dashboard"]
+    header = [cell.value for cell in sheet[1]]
+    line = next(
+        r
+        for r in sheet.iter_rows(2, values_only=True)
+        if r[header.index("Code")] == "strategy_discussions"
+    )
+    assert line[header.index("Value")] == "c"
+    assert line[header.index("SPC mean")] is None
+    readme = {r[0]: r[1] for r in book["README"].iter_rows(values_only=True)}
+    assert key in readme["Withheld"]

@@ -148,6 +148,19 @@ class Catalogue(_Strict):
     months: int = Field(default=24, ge=12, le=120, description="months computed up to --month")
     spc: SpcConfig = SpcConfig()
     indicators: dict[str, Indicator]
+    sums: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="a total indicator and the indicators that add up to it in a month (for "
+        "secondary suppression of small numbers in public outputs)",
+    )
+
+    @model_validator(mode="after")
+    def _sums_known(self) -> Catalogue:
+        for total, parts in self.sums.items():
+            unknown = [name for name in (total, *parts) if name not in self.indicators]
+            if unknown:
+                raise ValueError(f"sums: {total}: unknown indicator(s) {', '.join(unknown)}")
+        return self
 
 
 class Population(_Strict):

@@ -18,6 +18,7 @@ from safeguard.report.commentary import exceptions, fmt, positives_and_challenge
 from safeguard.report.model import Chart, Footnote, ReportModel, ScoreRow, Section
 from safeguard.report.narrative import SECTIONS, Narrative, paragraphs
 from safeguard.report.quality import annex as data_quality
+from safeguard.report.suppress import CHART_NOTE, KEY, WITHHELD, Cell, cell_text, withheld
 from safeguard.report.workbook import paper_order
 
 TITLE = "Children's safeguarding performance data"
@@ -32,6 +33,7 @@ class Appendix:
 
     figures: pl.DataFrame
     by_team: pl.DataFrame | None  # internal audience only
+    withheld: frozenset[Cell] = frozenset()  # (indicator, month) printed "c" (public only)
 
 
 _TONES = {
@@ -156,6 +158,34 @@ def _comparators_legend(rows: list[dict[str, Any]]) -> str:
     return "No published DfE comparator is available for these figures."
 
 
+_GAP_NOTE = "not shown: a small number, withheld"  # the alt text's words for a withheld point
+
+
+def _withhold(row: ScoreRow, hidden: frozenset[Cell], month: Month) -> ScoreRow:
+    """A dashboard row with each withheld figure as "c"; a month-on-month arrow beside a
+    withheld figure would tell which way it went, so it is left out too."""
+    name = row.indicator
+    now, before, year_ago = (
+        (name, month.first_day) in hidden,
+        (name, month.shift(-1).first_day) in hidden,
+        (name, month.shift(-12).first_day) in hidden,
+    )
+    if not (now or before or year_ago):
+        return row
+    arrow = not (now or before)
+    return replace(
+        row,
+        value=cell_text(row.value, now),
+        numerator=cell_text(row.numerator, now),
+        denominator=cell_text(row.denominator, now),
+        previous=cell_text(row.previous, before),
+        last_year=cell_text(row.last_year, year_ago),
+        direction=row.direction if arrow else "",
+        direction_tone=row.direction_tone if arrow else "",
+        direction_words=row.direction_words if arrow else "",
+    )
+
+
 def _charts(
     series: pl.DataFrame,
     order: list[str],
@@ -164,6 +194,7 @@ def _charts(
     card: dict[str, dict[str, Any]],
     *,
     small: bool = True,
+    hidden: frozenset[Cell] = frozenset(),
 ) -> list[Chart]:
     """The charts in the paper's order (by journey stage): small multiples, or full width."""
     from safeguard.indicators.scorecard import no_spc_reason, spc_settings
@@ -191,14 +222,21 @@ def _charts(
             # England's total would dwarf every authority's count: show it for rates only
             if row.get("dfe_england") is not None and row["unit"] != "count":
                 extra["references"] = [("England", row["dfe_england"])]
+        months = own["month"].to_list()
+        gone = [(name, m) in hidden for m in months]
+        # a withheld point is a gap: its SPC limits come from the points shown, so they
+        # cannot give it back
         chart = indicator_chart(
             name,
             spec.title,
-            own["month"].to_list(),
-            [v if s == "ok" else None for v, s in zip(own["value"], own["status"], strict=True)],
+            months,
             [
-                (r or "") if s == "ok" else f"{s}: {r}"
-                for s, r in zip(own["status"], own["reason"], strict=True)
+                v if s == "ok" and not g else None
+                for v, s, g in zip(own["value"], own["status"], gone, strict=True)
+            ],
+            [
+                _GAP_NOTE if g else (r or "") if s == "ok" else f"{s}: {r}"
+                for s, r, g in zip(own["status"], own["reason"], gone, strict=True)
             ],
             str(spec.unit),
             spec.decimals,
@@ -211,6 +249,12 @@ def _charts(
             small=small,
             **extra,
         )
+        if any(gone):
+            points = tuple(
+                replace(p, value=WITHHELD, note=CHART_NOTE) if g else p
+                for p, g in zip(chart.points, gone, strict=True)
+            )
+            chart = replace(chart, points=points)
         charts.append(replace(chart, stage=_stage_label(spec)))
     return charts
 
@@ -232,8 +276,14 @@ def build_model(
     order, _ = paper_order(card, catalogue)  # by journey stage, then the catalogue's order
     by_name = {row["indicator"]: row for row in card.iter_rows(named=True)}
     rows = [by_name[name] for name in order]
+    units = {name: str(spec.unit) for name, spec in catalogue.indicators.items()}
+    hidden = withheld(series, units, audience, catalogue.sums)
     scorecard = tuple(
-        _score_row(row, i + 1, _stage_label(catalogue.indicators[row["indicator"]]))
+        _withhold(
+            _score_row(row, i + 1, _stage_label(catalogue.indicators[row["indicator"]])),
+            hidden,
+            month,
+        )
         for i, row in enumerate(rows)
     )
     footnotes = tuple(
@@ -241,11 +291,20 @@ def build_model(
         for i, row in enumerate(rows)
     )
     last_year_label = f"{month.shift(-12).first_day:%B %Y}"
-    positives, challenges = positives_and_challenges(rows, label, last_year_label)
+    # a sentence quotes the month's, the previous month's and last year's figures: one about a
+    # withheld figure is left out of the public paper
+    told = [
+        row
+        for row in rows
+        if not any(
+            (row["indicator"], month.shift(-back).first_day) in hidden for back in (0, 1, 12)
+        )
+    ]
+    positives, challenges = positives_and_challenges(told, label, last_year_label)
     # the exception report: what stands out this month, each with a question for members
     commentary = tuple(
         (found.title, f"{found.text} Suggested question: {found.question}")
-        for found in exceptions(rows, label, last_year_label)
+        for found in exceptions(told, label, last_year_label)
     )
     sections = []
     # paragraphs are numbered through the paper from "Alternative options" (as the seed paper
@@ -282,7 +341,9 @@ def build_model(
         positives=tuple(positives),
         challenges=tuple(challenges),
         scorecard=scorecard,
-        charts=tuple(_charts(series, order, catalogue, month, by_name, small=detail != "full")),
+        charts=tuple(
+            _charts(series, order, catalogue, month, by_name, small=detail != "full", hidden=hidden)
+        ),
         detail=detail,
         positives_first=firsts["positives"],
         challenges_first=firsts["challenges"],
@@ -290,7 +351,10 @@ def build_model(
         footnotes=footnotes,
         annex=data_quality(processed, written, catalogue, month, audience),
         banner="INTERNAL: not for publication" if audience == "internal" else "",
-        extra={"comparators_legend": _comparators_legend(rows)},
+        extra={
+            "comparators_legend": _comparators_legend(rows)
+            + (f" {KEY}." if audience == "public" else "")
+        },
     )
     first = month.shift(-(CHART_MONTHS - 1)).first_day
     figures = series.filter(pl.col("month") >= first).join(
@@ -310,7 +374,7 @@ def build_model(
     )
     figures = figures.drop("definition").join(definitions, on="indicator", how="left")
     by_team = written.computed.by_team if audience == "internal" else None
-    return model, Appendix(figures.sort("indicator", "month"), by_team)
+    return model, Appendix(figures.sort("indicator", "month"), by_team, hidden)
 
 
 def month_date(month: Month) -> date:

@@ -456,12 +456,20 @@ def _range_end(series: _Series, i: int, unit: str, decimals: int) -> str:
 
 def _gap_clause(series: _Series, gaps: list[int]) -> str:
     """ "; 2 months are not available (March to April 2015)", or "" without gaps."""
-    if not gaps:
-        return ""
-    verb = "is" if len(gaps) == 1 else "are"
     months = series.months
-    listed = ", ".join(_month_span(months[run[0]], months[run[-1]]) for run in _runs(gaps))
-    return f"; {_plural(len(gaps), 'month', 'months')} {verb} not available ({listed})"
+    # a point withheld from the public paper (its note "not shown: ...") is said apart
+    withheld = [i for i in gaps if series.notes[i].strip().startswith("not shown")]
+    text = ""
+    for some, words in (
+        ([i for i in gaps if i not in withheld], "not available"),
+        (withheld, "withheld as small numbers"),
+    ):
+        if not some:
+            continue
+        verb = "is" if len(some) == 1 else "are"
+        listed = ", ".join(_month_span(months[run[0]], months[run[-1]]) for run in _runs(some))
+        text += f"; {_plural(len(some), 'month', 'months')} {verb} {words} ({listed})"
+    return text
 
 
 def _alt_bars(

@@ -89,6 +89,7 @@ def write_report(
                     month=month,
                     audience=audience,
                     by_team=appendix.by_team,
+                    withheld=appendix.withheld,
                 )
             for path in tmp.iterdir():
                 os.chmod(path, FILE_MODE)

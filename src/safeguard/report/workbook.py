@@ -24,6 +24,7 @@ import polars as pl
 from safeguard.indicators.catalogue import Authority, Catalogue, Indicator
 from safeguard.periods import Month
 from safeguard.report.commentary import year_label
+from safeguard.report.suppress import KEY, WITHHELD, Cell
 
 WORKBOOK_TITLE = "Children's safeguarding performance data"
 
@@ -202,8 +203,25 @@ def _dashboard(
     catalogue: Catalogue,
     order: list[str],
     staged: bool,
+    month: Month | None = None,
+    withheld: frozenset[Cell] = frozenset(),
 ) -> list[Column]:
     rows = {row["indicator"]: row for row in card.iter_rows(named=True)}
+
+    def hide(back: int) -> list[bool]:
+        if month is None or not withheld:
+            return [False] * len(order)
+        first = month.shift(-back).first_day
+        return [(name, first) in withheld for name in order]
+
+    def mask(cells: list[Any], hidden: list[bool]) -> list[Any]:
+        return [WITHHELD if h and c is not None else c for c, h in zip(cells, hidden, strict=True)]
+
+    now, before, year_ago = hide(0), hide(1), hide(12)
+    # SPC limits come from every month: with a withheld month among them, they could give it
+    # back, so they are left blank (the variation and assurance words stay)
+    touched = {name for name, _ in withheld}
+    no_limits = [name in touched for name in order]
     ordered = [rows[name] for name in order]
     decimals = [int(row["decimals"]) for row in ordered]
     formats = [number_format(row["unit"], d) for row, d in zip(ordered, decimals, strict=True)]
@@ -246,25 +264,25 @@ def _dashboard(
         columns.append(Column("Window", [row.get("window_label") or None for row in ordered]))
     columns += [
         Column("Unit", [row["unit"] for row in ordered]),
-        Column("Value", values("value"), formats),
-        Column("Value (unrounded)", [row["value"] for row in ordered], width=20),
-        Column("Numerator", [n for n, _ in numerators], [f for _, f in numerators]),
+        Column("Value", mask(values("value"), now), formats),
+        Column("Value (unrounded)", mask([row["value"] for row in ordered], now), width=20),
+        Column("Numerator", mask([n for n, _ in numerators], now), [f for _, f in numerators]),
         Column(
             "Denominator (a rate's: children aged 0-17)",
-            [d for d, _ in denominators],
+            mask([d for d, _ in denominators], now),
             [f for _, f in denominators],
             width=16,
         ),
         Column("Status", [row["status"] for row in ordered]),
         Column("Reason or note", [row["reason"] or None for row in ordered], width=40),
-        Column("Previous month", values("previous_value"), formats),
-        Column("Same month last year", values("last_year_value"), formats),
+        Column("Previous month", mask(values("previous_value"), before), formats),
+        Column("Same month last year", mask(values("last_year_value"), year_ago), formats),
         Column("Target", values("target"), formats),
         Column("RAG", [row["rag"] for row in ordered]),
         Column("SPC variation and assurance", [row["spc_words"] for row in ordered], width=44),
-        Column("SPC mean", limit(0), formats),
-        Column("SPC lower limit", limit(1), formats),
-        Column("SPC upper limit", limit(2), formats),
+        Column("SPC mean", blank(limit(0), no_limits), formats),
+        Column("SPC lower limit", blank(limit(1), no_limits), formats),
+        Column("SPC upper limit", blank(limit(2), no_limits), formats),
         Column("England", values("dfe_england"), formats),
         Column("Region", values("dfe_region"), formats),
         Column("Statistical neighbours (mean)", values("dfe_sn_mean"), formats),
@@ -284,8 +302,16 @@ def _dashboard(
     return columns
 
 
+def blank(cells: list[Any], hidden: list[bool]) -> list[Any]:
+    return [None if h else c for c, h in zip(cells, hidden, strict=True)]
+
+
 def _by_month(
-    table: pl.DataFrame, card: pl.DataFrame, catalogue: Catalogue, order: list[str]
+    table: pl.DataFrame,
+    card: pl.DataFrame,
+    catalogue: Catalogue,
+    order: list[str],
+    withheld: frozenset[Cell] = frozenset(),
 ) -> list[Column]:
     """Indicator x month of values as printed, and the blank cells' reasons."""
     firsts: list[date] = table.get_column("month").unique().sort().to_list()
@@ -330,7 +356,9 @@ def _by_month(
             Column(
                 f"{first:%b %Y}",
                 [
-                    shown(cells.get(name, {}).get(key), d)
+                    WITHHELD
+                    if (name, first) in withheld
+                    else shown(cells.get(name, {}).get(key), d)
                     for name, d in zip(order, decimals, strict=True)
                 ],
                 formats,
@@ -341,16 +369,46 @@ def _by_month(
     return columns
 
 
-def _tidy_columns(table: pl.DataFrame) -> list[Column]:
+WITHHELD_COLUMNS = ("value", "numerator", "denominator", "records")
+"""The columns of data.csv and the Tidy sheet that print "c" in a withheld row."""
+
+
+def _withheld_rows(table: pl.DataFrame, withheld: frozenset[Cell]) -> list[bool]:
+    return [
+        (name, month) in withheld
+        for name, month in zip(table["indicator"], table["month"], strict=True)
+    ]
+
+
+def public_csv(table: pl.DataFrame, withheld: frozenset[Cell]) -> pl.DataFrame:
+    """data.csv's rows with each withheld row's figures (and its record count, which for a
+    count is the figure) as "c"; the table unchanged when nothing is withheld."""
+    if not withheld:
+        return table
+    mask = pl.Series("_c", _withheld_rows(table, withheld))
+    return table.with_columns(
+        pl.when(mask).then(pl.lit(WITHHELD)).otherwise(pl.col(name).cast(pl.String)).alias(name)
+        for name in WITHHELD_COLUMNS
+    )
+
+
+def _tidy_columns(table: pl.DataFrame, withheld: frozenset[Cell] = frozenset()) -> list[Column]:
+    hide = _withheld_rows(table, withheld)
     formats = {
         "month": MONTH_FORMAT,
         "decimals": "0",
         "records": WHOLE,
     }
     widths = {"title": 44.0, "reason": 40.0, "value": 20.0, "numerator": 14.0, "denominator": 14.0}
+
+    def cells(name: str) -> list[object]:
+        values = table.get_column(name).to_list()
+        if name not in WITHHELD_COLUMNS:
+            return values
+        return [WITHHELD if h else v for v, h in zip(values, hide, strict=True)]
+
     return [
-        Column(name, table.get_column(name).to_list(), formats.get(name), widths.get(name))
-        for name in table.columns
+        Column(name, cells(name), formats.get(name), widths.get(name)) for name in table.columns
     ]
 
 
@@ -422,6 +480,19 @@ def _readme(
             else f"{audience}: team and worker breakdowns are left out",
         ),
         ("Order", order),
+        *(
+            []
+            if internal or audience != "public"
+            else [
+                (
+                    "Withheld",
+                    f"{KEY}. A count, numerator or denominator of 1 to 5 (0 is shown), a "
+                    "percentage or rate made from one, and a figure from which one could be "
+                    "worked out are printed as c in every sheet and in data.csv; SPC limits of "
+                    "an indicator with a withheld month are left blank.",
+                )
+            ]
+        ),
         (
             "Missing figures",
             "A figure that is not available or not applicable is a blank cell, never 0. Its "
@@ -539,6 +610,7 @@ def write_analyst_outputs(
     month: Month,
     audience: str,
     by_team: pl.DataFrame | None,
+    withheld: frozenset[Cell] = frozenset(),
 ) -> None:
     """Write ``data.csv`` and ``data.xlsx`` (and, for the internal audience, ``data_by_team.csv``
     and a By team sheet) into ``folder``.
@@ -552,7 +624,7 @@ def write_analyst_outputs(
         figures.join(card.select("indicator", "unit", "decimals"), on="indicator", how="left"),
         order,
     )
-    table.write_csv(folder / "data.csv")
+    public_csv(table, withheld).write_csv(folder / "data.csv")
     if by_team is not None:
         by_team.write_csv(folder / "data_by_team.csv")
 
@@ -578,11 +650,13 @@ def write_analyst_outputs(
             workbook,
             formats,
             "Dashboard",
-            _dashboard(card, series, catalogue, order, staged),
+            _dashboard(card, series, catalogue, order, staged, month, withheld),
             first,
         )
-        _write_table(workbook, formats, "By month", _by_month(table, card, catalogue, order), 1)
-        _write_table(workbook, formats, "Tidy", _tidy_columns(table), 1)
+        _write_table(
+            workbook, formats, "By month", _by_month(table, card, catalogue, order, withheld), 1
+        )
+        _write_table(workbook, formats, "Tidy", _tidy_columns(table, withheld), 1)
         _write_table(workbook, formats, "Definitions", _definitions(catalogue, order), 1)
         if by_team is not None:
             _write_table(
