@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from safeguard.cli import cli
 from safeguard.demo.generate import mark_demo_folder
 from safeguard.periods import Month
 from safeguard.schema import Contract, load_contract
@@ -70,3 +71,24 @@ def _log_to_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     if (SHARED / "reference" / "dfe").is_dir():
         monkeypatch.setenv("SAFEGUARD_REFERENCE_DIR", str(SHARED / "reference" / "dfe"))
+
+
+def report(store: Path, reports: Path, *args: str) -> str:
+    """``safeguard report --month 2015-10`` on ``store`` into ``reports``; its output (exit 0)."""
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--pipelines",
+            str(PIPELINES),
+            "report",
+            "--month",
+            "2015-10",
+            "--processed-dir",
+            str(store),
+            "--reports-dir",
+            str(reports),
+            *args,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return result.output

@@ -26,7 +26,7 @@ from safeguard.cli import cli
 from safeguard.report.html import render_html
 from safeguard.report.pdf import render_pdf
 from safeguard.report.sample import sample_model
-from tests.conftest import EXAMPLES, PIPELINES, ROOT
+from tests.conftest import EXAMPLES, PIPELINES, ROOT, report
 
 TEMPLATES = ROOT / "templates"
 BROWSER = Path(__file__).parent / "browser"
@@ -47,22 +47,7 @@ DELIBERATELY_BLANK: dict[str, frozenset[int]] = {}
 
 
 def _report(store: Path, reports: Path, *args: str) -> Path:
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--pipelines",
-            str(PIPELINES),
-            "report",
-            "--month",
-            "2015-10",
-            "--processed-dir",
-            str(store),
-            "--reports-dir",
-            str(reports),
-            *args,
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    report(store, reports, *args)
     return reports / "2015-10"
 
 

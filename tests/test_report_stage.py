@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from safeguard.cli import cli
-from tests.conftest import EXAMPLES, PIPELINES
+from tests.conftest import EXAMPLES, PIPELINES, report
 
 FILES = ["data.csv", "data.xlsx", "paper.docx", "paper.html", "paper.pdf"]
 
@@ -33,26 +33,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         assert result.exit_code == 0, result.output
     return root
-
-
-def report(store: Path, reports: Path, *args: str) -> str:
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--pipelines",
-            str(PIPELINES),
-            "report",
-            "--month",
-            "2015-10",
-            "--processed-dir",
-            str(store),
-            "--reports-dir",
-            str(reports),
-            *args,
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def texts(folder: Path) -> str:
