@@ -305,11 +305,11 @@ def test_indicators_and_explain_on_the_mini_extracts(runner: CliRunner, tmp_path
         )
     result = run(runner, "indicators", "--month", "2015-10", "--processed-dir", str(store))
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Computed 43 indicators for 24 months to 2015-10: ")
+    assert result.output.startswith("Computed 44 indicators for 24 months to 2015-10: ")
     folder = store / "indicators" / "2015-10"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "by_team.csv", "by_team.parquet", "meta.json", "scorecard.csv", "scorecard.parquet",
-        "series.csv", "series.parquet",
+        "breakdowns.csv", "breakdowns.parquet", "by_team.csv", "by_team.parquet", "meta.json",
+        "scorecard.csv", "scorecard.parquet", "series.csv", "series.parquet",
     ]  # fmt: skip
     explained = run(runner, "explain", "contacts_to_referral_pct", "--month", "2015-10",
                     "--processed-dir", str(store), "--csv", str(tmp_path / "x.csv"))  # fmt: skip

@@ -606,6 +606,12 @@ CASES = [
     case("front", "referrals", "2016-03", count(3)),
     case("front", "referrals", "2015-02", count(2)),
     case("front", "referrals", "2016-01", count(0)),
+    # Referrals per 10,000, rolling 12 months (DfE counts a year's referrals): April 2015 -
+    # March 2016 holds R2, R4-R7 (February, R2 on the leap day) and R8, R9, R11 (March) = 8,
+    # per mid-2015 35,276: 8 x 10,000 / 35,276 = 2.27. March 2015 - February 2016 adds R10 and
+    # R12 (March 2015) and loses March 2016: 2 + 5 = 7.
+    case("front", "referrals_rate_per_10k", "2016-03", rate(8, MID_2015), "leap-day"),
+    case("front", "referrals_rate_per_10k", "2016-02", rate(7, MID_2015)),
     # February 2016: only R2 (28 Feb 2015 = 29 Feb 2016 minus 12 months) = 1/5 = 20.0%.
     case("front", "rereferrals_12m_pct", "2016-02", pct(1, 5), "leap-day"),
     # March 2016: R8 and R9 (exactly 12 months) of 3 = 66.7%.
@@ -855,7 +861,7 @@ def test_figure(
 def test_every_catalogue_indicator_has_a_hand_built_ok_case() -> None:
     covered = {p.values[1] for p in CASES if p.values[3].status == OK}
     assert covered == set(CATALOGUE.indicators)
-    assert len(covered) == 43
+    assert len(covered) == 44
 
 
 def test_percentages_and_rates_are_unrounded(cp: Built, cla: Built, staff: Built) -> None:

@@ -51,7 +51,7 @@ def test_init_fills_the_authority_from_the_published_files(
     # the project works from inside, with the packaged contract and catalogue
     monkeypatch.chdir(root / "data")
     project = open_project(cwd=Path.cwd(), environ={}, options={})
-    assert project.root == root and len(project.catalogue.indicators) == 43
+    assert project.root == root and len(project.catalogue.indicators) == 44
     assert project.authority.reference_dir == root / "reference"
     # running init again keeps what is there
     again = CliRunner().invoke(

@@ -79,8 +79,8 @@ def card(figures: dict[str, tuple[Indicator, list[float | None]]], **spc: Any) -
 
 # --- the catalogue ------------------------------------------------------------------------------
 
-ROLLING = {"s47_rate_per_10k", "cp_second_subsequent_pct", "cp_ended_2y_plus_pct",
-           "cla_3plus_placements_pct"}  # fmt: skip
+ROLLING = {"s47_rate_per_10k", "referrals_rate_per_10k", "cp_second_subsequent_pct",
+           "cp_ended_2y_plus_pct", "cla_3plus_placements_pct"}  # fmt: skip
 SNAPSHOTS = {"assessments_open_overdue", "cp_plans_open", "cp_rate_per_10k", "cp_open_18m_plus",
              "cp_open_18m_plus_pct", "cp_visits_in_timescale_pct", "cla_open",
              "cla_rate_per_10k", "agency_rate_fte", "average_caseload"}  # fmt: skip
@@ -89,7 +89,7 @@ SNAPSHOTS = {"assessments_open_overdue", "cp_plans_open", "cp_rate_per_10k", "cp
 def test_every_catalogue_figure_declares_its_kind() -> None:
     catalogue = load_catalogue(PIPELINES)
     kinds = {name: ind.kind for name, ind in catalogue.indicators.items()}
-    assert len(kinds) == 43
+    assert len(kinds) == 44
     assert {n for n, k in kinds.items() if k is Kind.ROLLING} == ROLLING
     assert {n for n, k in kinds.items() if k is Kind.SNAPSHOT} == SNAPSHOTS
     # every count not at a month end is a flow; every other percentage is a share of a flow
@@ -144,13 +144,13 @@ def test_a_kind_contradicting_its_rule_is_refused(tmp_path: Path) -> None:
         tmp_path,
         {
             "s47_rate_per_10k": {"window_months": 6},
-            "contacts": {"kind": "rolling", "window_months": 12},
+            "compliments": {"kind": "rolling", "window_months": 12},
         },
     )
     with pytest.raises(ConfigError) as refused:
         load_catalogue(folder)
     assert "with window_months: 12" in str(refused.value)
-    assert "contacts: kind: rolling, but rule 'contacts' counts within the month" in str(
+    assert "compliments: kind: rolling, but rule 'compliments' counts within the month" in str(
         refused.value
     )
 
@@ -253,3 +253,18 @@ def test_a_stand_in_population_is_noted_on_the_paper_row() -> None:
     row = {**rows["flow"], "reason": "population: mid-2014 estimate, the latest held"}
     assert _score_row(row, 1).note == "population: mid-2014 estimate, the latest held"
     assert _score_row(rows["flow"], 1).note == ""
+
+
+def test_the_paper_row_says_where_the_authority_ranks_in_england() -> None:
+    rows = card({"flow": (indicator(Kind.FLOW), SHIFTED)})
+    ranked = {
+        **rows["flow"],
+        "dfe_rank": 17,
+        "dfe_rank_of": 149,
+        "dfe_quartile": "A",
+        "dfe_rank_order": "rank 1 and band A = highest (neither is better)",
+    }
+    assert _score_row(ranked, 1).note == (
+        "ranked 17 of 149 authorities, quartile band A: "
+        "rank 1 and band A = highest (neither is better)"
+    )

@@ -71,6 +71,7 @@ def test_a_projects_own_file_replaces_the_packaged_one(tmp_path: Path) -> None:
     root = make_project(tmp_path / "council")
     catalogue = yaml.safe_load((PIPELINES / "indicators.yaml").read_text())
     catalogue["indicators"] = {"contacts": catalogue["indicators"]["contacts"]}
+    catalogue["breakdowns"] = {"by_source": catalogue["breakdowns"]["contacts_by_source"]}
     (root / "pipelines" / "indicators.yaml").write_text(yaml.safe_dump(catalogue))
     project = open_project(cwd=root, environ={}, options={})
     assert list(project.catalogue.indicators) == ["contacts"]  # the project's own

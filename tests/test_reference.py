@@ -575,6 +575,20 @@ def test_the_catalogue_compares_rates_with_rates_and_shares_with_shares() -> Non
 
 
 @needs_dfe
+def test_herefordshire_referrals_as_a_rate_against_englands() -> None:
+    """Referrals are compared as a year's rate, never as a count: c1's 2,992 referrals in
+    2015-16 / 35,276 children (mid-2015) x 10,000 = 848.2; England 621,470 / 11,593,891 x
+    10,000 = 536.0."""
+    catalogue = load_catalogue(PIPELINES)
+    row = Comparators(_authority(DFE)).compare(
+        catalogue.indicators["referrals_rate_per_10k"], Month(2016, 12)
+    )
+    assert (row["dfe_year"], row["dfe_authority"], row["dfe_england"]) == ("2016", 848.2, 536.0)
+    assert (row["dfe_region_name"], row["dfe_region"]) == ("West Midlands", 559.0)
+    assert (row["dfe_rank"], row["dfe_rank_of"], row["dfe_quartile"]) == (17, 149, "A")
+
+
+@needs_dfe
 def test_herefordshire_cp_rate_and_the_neighbours_in_force() -> None:
     catalogue = load_catalogue(PIPELINES)
     cp_rate = catalogue.indicators["cp_rate_per_10k"]

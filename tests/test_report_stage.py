@@ -81,7 +81,14 @@ def test_the_analyst_workbook_follows_the_paper(store: Path, tmp_path: Path) -> 
 
     report(store, tmp_path)
     book = openpyxl.load_workbook(tmp_path / "2015-10" / "data.xlsx")
-    assert book.sheetnames == ["README", "Dashboard", "By month", "Tidy", "Definitions"]
+    assert book.sheetnames == [
+        "README",
+        "Dashboard",
+        "By month",
+        "Tidy",
+        "Definitions",
+        "Breakdowns",
+    ]
     # one row per indicator of the paper's scorecard, in its order (by journey stage, which
     # the catalogue already follows)
     card = (store / "indicators" / "2015-10" / "scorecard.csv").read_text(encoding="utf-8")
@@ -153,7 +160,7 @@ def test_the_members_paper_is_short_with_a_one_page_dashboard(store: Path, tmp_p
     dashboards = [i for i, text in enumerate(texts) if "Dashboard:" in text]
     assert len(dashboards) == 1
     page = texts[dashboards[0]]
-    assert len(catalogue.indicators) == 43
+    assert len(catalogue.indicators) == 44
     for number, spec in enumerate(catalogue.indicators.values(), start=1):
         assert squash(spec.title) + str(number) in page, spec.title
     for stage in ("Frontdoor", "Assessment", "Childprotection", "Childrenlookedafter"):
@@ -244,3 +251,45 @@ def test_the_public_outputs_withhold_small_counts_and_the_internal_show_them(
     assert line[header.index("SPC mean")] is None
     readme = {r[0]: r[1] for r in book["README"].iter_rows(values_only=True)}
     assert key in readme["Withheld"]
+
+
+def test_behind_the_figures_breaks_down_the_dashboards_own_figures(
+    store: Path, tmp_path: Path
+) -> None:
+    """Issue 13 part 5: the breakdowns in every format, each total the indicator's figure."""
+    import openpyxl
+    import polars as pl
+
+    report(store, tmp_path, "--audience", "internal")
+    folder = tmp_path / "2015-10"
+    series = pl.read_csv(store / "indicators" / "2015-10" / "series.csv", try_parse_dates=True)
+    frame = pl.read_csv(store / "indicators" / "2015-10" / "breakdowns.csv", try_parse_dates=True)
+    october = series.filter(pl.col("month") == pl.date(2015, 10, 1))
+    figure = dict(zip(october["indicator"], october["value"], strict=True))
+    totals = frame.filter(
+        (pl.col("period") == "month")
+        & (pl.col("group") == "Total")
+        & (pl.col("measure") == "count")
+    )
+    made = dict(zip(totals["breakdown"], totals["value"], strict=True))
+    assert made["contacts_by_source"] == figure["contacts"]
+    assert made["referrals_by_source"] == figure["referrals"]
+    assert made["cp_plans_by_category"] == figure["cp_plans_open"]
+    assert made["audits_by_grade"] == figure["audits"]
+    all_teams = frame.filter((pl.col("group") == "All teams") & (pl.col("measure") == "mean"))
+    assert all_teams["value"][0] == pytest.approx(figure["average_caseload"])
+
+    html = (folder / "paper.html").read_text(encoding="utf-8")
+    assert "<h3>Behind the figures</h3>" in html
+    for caption in (
+        "Contacts by source: October 2015 and the 12 months to October 2015",
+        "Children on a child protection plan by category of abuse: at the end of October 2015 "
+        "and a year earlier",
+        "Caseloads by team, October 2015",
+        "Social worker stability, October 2015",
+    ):
+        assert caption in html
+    docx = zipfile.ZipFile(folder / "paper.docx").read("word/document.xml").decode()
+    assert "Behind the figures" in docx and "Case audits by grade" in docx
+    sheet = openpyxl.load_workbook(folder / "data.xlsx")["Breakdowns"]
+    assert sheet["A1"].value == "Contacts by source: October 2015 and the 12 months to October 2015"

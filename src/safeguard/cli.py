@@ -762,7 +762,8 @@ def explain(
 @setting(
     "--audience",
     "audience",
-    "public: no team or worker detail; internal: everything, marked on every page.",
+    "public: small numbers withheld, no per-team figures but caseloads by team (teams of 5 "
+    "or more workers); internal: everything, marked on every page.",
     type=click.Choice(["public", "internal"]),
 )
 @click.option(

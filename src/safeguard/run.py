@@ -167,13 +167,7 @@ def narrowed(
         skipped = tuple(t.file.lower() for n, t in contract.tables.items() if n not in kept)
         contract = contract.model_copy(update={"tables": kept, "skipped_files": skipped})
     if pipeline.indicators is not None:
-        catalogue = catalogue.model_copy(
-            update={
-                "indicators": {
-                    n: i for n, i in catalogue.indicators.items() if n in pipeline.indicators
-                }
-            }
-        )
+        catalogue = catalogue.narrowed(pipeline.indicators)
     return contract, catalogue
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -143,6 +144,48 @@ class SpcConfig(_Strict):
     )
 
 
+class Statistic(StrEnum):
+    """What a breakdown shows of its indicator's records."""
+
+    COUNT = "count"  # the records by a column's value: count and share of the total
+    CASELOAD = "caseload"  # case-holding workers by team: workers, FTE, mean caseload, range
+    STABILITY = "stability"  # staff in post: FTE, permanent : agency, starters and leavers
+
+
+class Breakdown(_Strict):
+    """A table behind a figure that members ask for: contacts by source, plans by category,
+    caseloads by team. It reads the records its indicator counted, so its total is the
+    indicator's figure."""
+
+    title: str = Field(description="the table's caption, before its period")
+    indicator: str = Field(description="the indicator whose records are broken down")
+    statistic: Statistic = Statistic.COUNT
+    by: str | None = Field(
+        default=None, description="count: the record column broken down by (a code or team)"
+    )
+    heading: str = Field(default="", description="count: the first column's heading")
+    groups: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="count: a row's label and the codes it gathers, in the table's order; a "
+        "code in no group is Other, a blank one Not recorded. Without groups, each value is its "
+        "own row, the largest first",
+    )
+    minimum_workers: int = Field(
+        default=5, ge=1, description="caseload: a team with fewer workers is withheld in public"
+    )
+    note: str = Field(default="", description="printed under the table")
+
+    @model_validator(mode="after")
+    def _by_for_counts(self) -> Breakdown:
+        if (self.statistic is Statistic.COUNT) != (self.by is not None):
+            raise ValueError("a count breakdown needs `by` (the column); only a count has one")
+        return self
+
+
+BREAKDOWN_RULES = {Statistic.CASELOAD: "average_caseload", Statistic.STABILITY: "agency_rate_fte"}
+"""The rule whose records a caseload or stability breakdown reads."""
+
+
 class Catalogue(_Strict):
     version: int
     months: int = Field(default=24, ge=12, le=120, description="months computed up to --month")
@@ -153,6 +196,44 @@ class Catalogue(_Strict):
         description="a total indicator and the indicators that add up to it in a month (for "
         "secondary suppression of small numbers in public outputs)",
     )
+    breakdowns: dict[str, Breakdown] = Field(
+        default_factory=dict, description="tables behind the figures, in the paper's order"
+    )
+
+    def narrowed(self, names: Iterable[str]) -> Catalogue:
+        """The catalogue with only the indicators ``names``, and the breakdowns and sums
+        that read nothing else."""
+        keep = set(names)
+        return self.model_copy(
+            update={
+                "indicators": {n: i for n, i in self.indicators.items() if n in keep},
+                "breakdowns": {n: b for n, b in self.breakdowns.items() if b.indicator in keep},
+                "sums": {
+                    total: parts
+                    for total, parts in self.sums.items()
+                    if total in keep and set(parts) <= keep
+                },
+            }
+        )
+
+    @model_validator(mode="after")
+    def _breakdowns_known(self) -> Catalogue:
+        for name, table in self.breakdowns.items():
+            spec = self.indicators.get(table.indicator)
+            if spec is None:
+                raise ValueError(f"breakdowns: {name}: unknown indicator {table.indicator}")
+            wanted = BREAKDOWN_RULES.get(table.statistic)
+            if wanted is not None and spec.rule != wanted:
+                raise ValueError(
+                    f"breakdowns: {name}: a {table.statistic} breakdown reads the records of "
+                    f"rule {wanted}, not {spec.rule}"
+                )
+            if table.statistic is Statistic.COUNT and spec.kind not in (Kind.FLOW, Kind.SNAPSHOT):
+                raise ValueError(
+                    f"breakdowns: {name}: counts break down a flow or snapshot count, "
+                    f"not a {spec.kind}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _sums_known(self) -> Catalogue:

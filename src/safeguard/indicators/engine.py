@@ -12,13 +12,15 @@ held"); any other ``ok`` figure has no reason.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import polars as pl
 
 from safeguard.calendar import WorkingCalendar
+from safeguard.indicators.breakdowns import breakdowns
+from safeguard.indicators.breakdowns import empty as empty_breakdowns
 from safeguard.indicators.catalogue import Authority, Catalogue, Indicator, Unit
 from safeguard.indicators.rules import HISTORY, RULES, Context, NotAvailable
 from safeguard.periods import Month, months_between
@@ -29,10 +31,12 @@ OK, NOT_APPLICABLE, NOT_AVAILABLE = "ok", "not applicable", "not available"
 
 @dataclass(frozen=True)
 class Computed:
-    """The stage's output: one row per indicator and month, and the team breakdown."""
+    """The stage's output: one row per indicator and month, the team breakdown, and the
+    catalogue's breakdowns (``breakdowns.SCHEMA``)."""
 
     series: pl.DataFrame
     by_team: pl.DataFrame
+    breakdowns: pl.DataFrame = field(default_factory=empty_breakdowns)
 
 
 def month_list(month: Month, count: int) -> list[date]:
@@ -219,7 +223,15 @@ def compute(
             )
     series = pl.DataFrame(rows, schema=SERIES_SCHEMA, orient="row") if rows else _empty()
     by_team = pl.concat(teams) if teams else pl.DataFrame(schema=TEAM_SCHEMA)
-    return Computed(series, by_team)
+    states = {(r["indicator"], r["month"]): (r["status"], r["reason"]) for r in rows}
+
+    def state_of(indicator: str, first_day: date) -> tuple[str, str]:
+        outside = (NOT_AVAILABLE, f"before the {catalogue.months} months computed")
+        return states.get((indicator, first_day), outside)
+
+    if only is not None:
+        catalogue = catalogue.narrowed(only)
+    return Computed(series, by_team, breakdowns(catalogue, collected, state_of, month))
 
 
 SERIES_SCHEMA: dict[str, pl.DataType] = {

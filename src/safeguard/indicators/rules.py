@@ -32,6 +32,7 @@ RULES: dict[str, Rule] = {}
 HISTORY: dict[str, int] = {
     "rereferrals_12m": 12,
     "s47_rolling_12": 11,
+    "referrals_rolling_12": 11,
     "cp_second_subsequent": 11,
     "cp_ended_2y_plus": 11,
     "cla_3plus_placements": 11,
@@ -40,6 +41,7 @@ HISTORY: dict[str, int] = {
 # their figures are the catalogue's kind "rolling", overlapping from month to month
 WINDOWS: dict[str, int] = {
     "s47_rolling_12": 12,
+    "referrals_rolling_12": 12,
     "cp_second_subsequent": 12,
     "cp_ended_2y_plus": 12,
     "cla_3plus_placements": 12,
@@ -243,9 +245,22 @@ def _team(ctx: Context, table: str, column: str) -> str | None:
 # --- front door -------------------------------------------------------------------------------
 
 
+def _held(ctx: Context, table: str, *columns: str) -> tuple[str, ...]:
+    """Those of ``columns`` some extract of ``table`` held: detail a breakdown reads."""
+    return tuple(c for c in columns if ctx.has(table, c))
+
+
 @rule("contacts")
 def contacts_received(ctx: Context) -> pl.LazyFrame:
-    return count_in_month(ctx, "contacts", "cont_contact_id", "cont_contact_date", None)
+    return count_in_month(
+        ctx,
+        "contacts",
+        "cont_contact_id",
+        "cont_contact_date",
+        None,
+        None,
+        *_held(ctx, "contacts", "cont_contact_source_code"),
+    )
 
 
 @rule("contacts_screened_same_day")
@@ -315,6 +330,25 @@ def referrals_received(ctx: Context) -> pl.LazyFrame:
         "cine_referral_id",
         "cine_referral_date",
         _team(ctx, "referrals", "cine_referral_team"),
+        None,
+        *_held(ctx, "referrals", "cine_referral_source_code"),
+    )
+
+
+@rule("referrals_rolling_12")
+def referrals_rolling_12(ctx: Context) -> pl.LazyFrame:
+    """Referrals received in the rolling 12 months (a rate divides by the population), as
+    DfE's referrals per 10,000 count a year's referrals."""
+    r = ctx.table("referrals", "cine_referral_date")
+    r = rolling_12(ctx, r.with_columns(month_of(pl.col("cine_referral_date")).alias("month")))
+    return records(
+        r,
+        "cine_referral_id",
+        pl.lit(True),
+        None,
+        pl.lit("received in the 12 months"),
+        _team(ctx, "referrals", "cine_referral_team"),
+        "cine_referral_date",
     )
 
 
@@ -611,10 +645,23 @@ def _open_plans(ctx: Context) -> pl.LazyFrame:
 
 @rule("cp_plans_open")
 def children_on_plans(ctx: Context) -> pl.LazyFrame:
-    """Children (not plans) with a plan open at the end of M."""
+    """Children (not plans) with a plan open at the end of M; ``category`` is the latest
+    category of abuse of the child's earliest open plan (its initial one when no latest)."""
     p = _open_plans(ctx)
+    held = _held(ctx, "cp_plans", "cppl_cp_plan_latest_category", "cppl_cp_plan_initial_category")
+    category = (
+        [
+            pl.coalesce(*held)
+            .sort_by("cppl_cp_plan_start_date", "cppl_cp_plan_id")
+            .first()
+            .alias("category")
+        ]
+        if held
+        else []
+    )
     children = p.group_by("month", "cppl_person_id").agg(
         pl.col("cppl_cp_plan_id").sort().first().alias("plan"),
+        *category,
         pl.col("cppl_cp_plan_start_date").min().alias("start"),
         (
             pl.col("cppl_cp_plan_team").first()
@@ -631,6 +678,7 @@ def children_on_plans(ctx: Context) -> pl.LazyFrame:
         "team",
         "plan",
         "start",
+        *(["category"] if held else []),
     )
 
 
@@ -1128,7 +1176,13 @@ def average_caseload(ctx: Context) -> pl.LazyFrame:
 @rule("audits")
 def audits_held(ctx: Context) -> pl.LazyFrame:
     return count_in_month(
-        ctx, "audits", "audi_audit_id", "audi_audit_date", _team(ctx, "audits", "audi_team")
+        ctx,
+        "audits",
+        "audi_audit_id",
+        "audi_audit_date",
+        _team(ctx, "audits", "audi_team"),
+        None,
+        *_held(ctx, "audits", "audi_grade"),
     )
 
 

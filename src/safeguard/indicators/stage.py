@@ -69,7 +69,8 @@ def write_indicators(
     processed: Path, catalogue: Catalogue, authority: Authority, month: Month
 ) -> Written:
     """Compute every indicator to ``month`` and replace ``processed/indicators/<month>/``
-    atomically (parquet and CSV of the series and the team breakdown)."""
+    atomically (parquet and CSV of the series, the team breakdown, the catalogue's
+    breakdowns and the scorecard)."""
     store = Store(processed)
     with store.locked():
         generation = store.generation
@@ -84,7 +85,12 @@ def write_indicators(
         os.chmod(root, DIR_MODE)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=root))
         try:
-            outputs = (("series", series), ("by_team", computed.by_team), ("scorecard", card))
+            outputs = (
+                ("series", series),
+                ("by_team", computed.by_team),
+                ("breakdowns", computed.breakdowns),
+                ("scorecard", card),
+            )
             for name, frame in outputs:
                 frame.write_parquet(tmp / f"{name}.parquet")
                 frame.write_csv(tmp / f"{name}.csv")

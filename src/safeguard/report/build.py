@@ -14,6 +14,7 @@ from safeguard.indicators.catalogue import Authority, Catalogue, Indicator
 from safeguard.indicators.scorecard import NOT_HELD
 from safeguard.indicators.stage import Written
 from safeguard.periods import Month
+from safeguard.report.breakdowns import tables as breakdown_tables
 from safeguard.report.commentary import exceptions, fmt, positives_and_challenges, year_label
 from safeguard.report.model import Chart, Footnote, ReportModel, ScoreRow, Section
 from safeguard.report.narrative import SECTIONS, Narrative, paragraphs
@@ -102,6 +103,12 @@ def _score_row(row: dict[str, Any], number: int, stage: str = "") -> ScoreRow:
     note = row["reason"] or ""  # an ok rate's reason names a stand-in population estimate
     if row.get("dfe_note") and row["dfe_note"] != NOT_HELD:  # that one is said once, in the key
         note = "; ".join(filter(None, [note, row["dfe_note"]]))
+    if row.get("dfe_rank") is not None:  # where the authority stands among all of England's
+        standing = (
+            f"ranked {row['dfe_rank']} of {row['dfe_rank_of']} authorities, quartile band "
+            f"{row['dfe_quartile']}: {row['dfe_rank_order']}"
+        )
+        note = "; ".join(filter(None, [note, standing]))
     shared = row["status"] == "ok" and unit != "count" and row.get("denominator") is not None
     way, tone, words = direction(row)
     variation = row.get("spc_variation") or ""
@@ -350,6 +357,7 @@ def build_model(
         commentary=commentary,
         footnotes=footnotes,
         annex=data_quality(processed, written, catalogue, month, audience),
+        breakdowns=breakdown_tables(written.computed.breakdowns, catalogue, month, audience),
         banner="INTERNAL: not for publication" if audience == "internal" else "",
         extra={
             "comparators_legend": _comparators_legend(rows)

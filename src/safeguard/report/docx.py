@@ -426,6 +426,12 @@ class _Writer:
         self.heading("Exceptions this month", 2)
         for _title, text in model.commentary:
             self.paragraph(text)
+        if model.breakdowns:
+            self.heading("Behind the figures", 2)
+            for breakdown in model.breakdowns:
+                self.annex_table(breakdown)
+                if breakdown.note:
+                    self.paragraph(breakdown.note)
         self.heading("Definitions", 2)
         numbers = [note.number for note in model.footnotes]
         if numbers == list(range(1, len(numbers) + 1)):

@@ -84,11 +84,12 @@ class Footnote:
 
 @dataclass(frozen=True)
 class Table:
-    """A plain data table (data-quality annex and the like): header row plus rows."""
+    """A plain data table (a breakdown, the data-quality annex): header row plus rows."""
 
     caption: str
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    note: str = ""  # printed under the table ("" for none)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class ReportModel:
     commentary: tuple[tuple[str, str], ...]  # (indicator title, generated sentence)
     footnotes: tuple[Footnote, ...]
     annex: tuple[Table, ...]  # the data-quality annex
+    breakdowns: tuple[Table, ...] = ()  # the tables behind the figures, after the exceptions
     banner: str = ""  # "INTERNAL: not for publication" on every page when internal
     detail: str = "summary"
     positives_first: int = 0  # the paragraph number of the first positive; 0: not numbered

@@ -45,9 +45,10 @@ def _png() -> bytes:
     return buffer.getvalue()
 
 
-def sample_model(rows: int = 3, audience: str = "public") -> ReportModel:
+def sample_model(rows: int = 3, audience: str = "public", breakdowns: bool = False) -> ReportModel:
     """A report with every part present: sections (one a placeholder), a scorecard of
-    ``rows`` rows, one chart, commentary, footnotes and an annex table."""
+    ``rows`` rows, one chart, commentary, footnotes and an annex table; with ``breakdowns``,
+    two breakdown tables (one narrow, one wide)."""
     scorecard = tuple(
         ScoreRow(
             indicator=f"indicator_{i}",
@@ -122,5 +123,24 @@ def sample_model(rows: int = 3, audience: str = "public") -> ReportModel:
                 (("2015-10", "contacts.csv", "invalid-datetime", "1"),),
             ),
         ),
+        breakdowns=SAMPLE_BREAKDOWNS if breakdowns else (),
         banner="INTERNAL: not for publication" if audience == "internal" else "",
     )
+
+
+SAMPLE_BREAKDOWNS = (
+    Table(
+        "Contacts by source: October 2015 and the 12 months to October 2015",
+        ("Source", "Oct 2015", "%", "12 months to Oct 2015", "%"),
+        (
+            ("Police", "152", "26.9%", "1,642", "27.9%"),
+            ("Housing", "c", "c", "106", "1.8%"),
+        ),
+        "Sources as the CIN census codes them.",
+    ),
+    Table(
+        "Caseloads by team, October 2015",
+        ("Team", "Case-holding workers", "FTE", "Cases per FTE", "Lowest", "Highest"),
+        (("MASH", "7", "6.4", "17.2", "1", "27"), ("Small team", "c", "c", "c", "c", "c")),
+    ),
+)

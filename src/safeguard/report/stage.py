@@ -90,6 +90,7 @@ def write_report(
                     audience=audience,
                     by_team=appendix.by_team,
                     withheld=appendix.withheld,
+                    breakdowns=model.breakdowns,
                 )
             for path in tmp.iterdir():
                 os.chmod(path, FILE_MODE)

@@ -24,6 +24,7 @@ import polars as pl
 from safeguard.indicators.catalogue import Authority, Catalogue, Indicator
 from safeguard.periods import Month
 from safeguard.report.commentary import year_label
+from safeguard.report.model import Table
 from safeguard.report.suppress import KEY, WITHHELD, Cell
 
 WORKBOOK_TITLE = "Children's safeguarding performance data"
@@ -60,6 +61,8 @@ SHEETS: dict[str, str] = {
     "(the same rows and columns as data.csv)",
     "Definitions": "each indicator's title, definition, unit, polarity, source rule and DfE "
     "measure",
+    "Breakdowns": "the paper's tables behind the figures (by source, category, grade, team; "
+    "staff stability), as printed, withheld cells included",
 }
 TEAM_SHEET = "By team"
 
@@ -477,7 +480,8 @@ def _readme(
             "Audience",
             "internal: not for publication (includes the team breakdown)"
             if internal
-            else f"{audience}: team and worker breakdowns are left out",
+            else f"{audience}: each indicator's per-team figures are left out (caseloads by "
+            "team, in Breakdowns, withhold a team of fewer than five workers)",
         ),
         ("Order", order),
         *(
@@ -599,6 +603,28 @@ def _write_table(
         sheet.autofilter(0, 0, height, len(columns) - 1)
 
 
+def _write_breakdowns(workbook: Any, formats: _Formats, tables: Sequence[Table]) -> None:
+    """The paper's breakdown tables one under another: caption, header, rows, note."""
+    sheet = workbook.add_worksheet("Breakdowns")
+    sheet.set_column(0, 0, 36)
+    sheet.set_column(1, 8, 16)
+    row = 0
+    for table in tables:
+        sheet.write_string(row, 0, table.caption, formats(bold=True))
+        row += 1
+        for col, text in enumerate(table.header):
+            sheet.write_string(row, col, text, formats(bold=True))
+        row += 1
+        for cells in table.rows:
+            for col, text in enumerate(cells):
+                _write_cell(sheet, row, col, text or None, formats())
+            row += 1
+        if table.note:
+            sheet.write_string(row, 0, table.note, formats())
+            row += 1
+        row += 1
+
+
 def write_analyst_outputs(
     folder: Path,
     *,
@@ -611,6 +637,7 @@ def write_analyst_outputs(
     audience: str,
     by_team: pl.DataFrame | None,
     withheld: frozenset[Cell] = frozenset(),
+    breakdowns: Sequence[Table] = (),
 ) -> None:
     """Write ``data.csv`` and ``data.xlsx`` (and, for the internal audience, ``data_by_team.csv``
     and a By team sheet) into ``folder``.
@@ -658,6 +685,7 @@ def write_analyst_outputs(
         )
         _write_table(workbook, formats, "Tidy", _tidy_columns(table, withheld), 1)
         _write_table(workbook, formats, "Definitions", _definitions(catalogue, order), 1)
+        _write_breakdowns(workbook, formats, breakdowns)
         if by_team is not None:
             _write_table(
                 workbook,
