@@ -667,8 +667,13 @@ def _draw_xmr(
     step = max(1, math.ceil(label_in / per_month_in))
     labelled = [i for i in range(len(xs)) if (len(xs) - 1 - i) % step == 0]
     ax.set_xticks([xs[i] for i in labelled], [_tick_label(months[i]) for i in labelled])
-    ax.set_xticks(xs, minor=True)
-    ax.tick_params(axis="x", which="minor", length=2, color=DARK_GREY)
+    # every month's short tick as one collection of lines, 2 points below the axis: 24 minor
+    # Tick objects (each with lines and labels) cost a fifth of a chart's drawing
+    below = 2 / (rect[3] * height_in * 72)
+    ax.vlines(
+        xs, -below, 0, transform=ax.get_xaxis_transform(), colors=DARK_GREY,
+        linewidth=0.8, clip_on=False, gid=prefix + "month-ticks",
+    )  # fmt: skip
     ax.tick_params(axis="x", which="major", length=4)
 
     # lines, labelled at their right end
