@@ -15,6 +15,7 @@ from safeguard.indicators.scorecard import NOT_HELD
 from safeguard.indicators.stage import Written
 from safeguard.periods import Month
 from safeguard.report.breakdowns import tables as breakdown_tables
+from safeguard.report.chart_worker import Workers
 from safeguard.report.commentary import exceptions, fmt, positives_and_challenges, year_label
 from safeguard.report.model import Chart, Footnote, ReportModel, ScoreRow, Section
 from safeguard.report.narrative import SECTIONS, Narrative, paragraphs
@@ -202,14 +203,16 @@ def _charts(
     *,
     small: bool = True,
     hidden: frozenset[Cell] = frozenset(),
+    workers: Workers | None = None,
 ) -> list[Chart]:
     """The charts in the paper's order (by journey stage): small multiples, or full width."""
     from safeguard.indicators.scorecard import no_spc_reason, spc_settings
-    from safeguard.report.charts import indicator_chart
+    from safeguard.report.charts import indicator_charts
 
     settings = spc_settings(catalogue)
     first = month.shift(-(CHART_MONTHS - 1)).first_day
-    charts = []
+    jobs: list[dict[str, Any]] = []
+    drawn: list[tuple[list[bool], str]] = []  # each job's withheld months and stage
     for name in order:
         row = card[name]
         own = series.filter((pl.col("indicator") == name) & (pl.col("month") >= first)).sort(
@@ -233,36 +236,41 @@ def _charts(
         gone = [(name, m) in hidden for m in months]
         # a withheld point is a gap: its SPC limits come from the points shown, so they
         # cannot give it back
-        chart = indicator_chart(
-            name,
-            spec.title,
-            months,
-            [
-                v if s == "ok" and not g else None
-                for v, s, g in zip(own["value"], own["status"], gone, strict=True)
-            ],
-            [
-                _GAP_NOTE if g else (r or "") if s == "ok" else f"{s}: {r}"
-                for s, r, g in zip(own["status"], own["reason"], gone, strict=True)
-            ],
-            str(spec.unit),
-            spec.decimals,
-            str(spec.polarity),
-            spec.target,
-            settings,
-            [(label, float(value)) for label, value in bars] if bars else None,
-            no_spc=no_spc or "",
-            window_months=spec.window_months,
-            small=small,
-            **extra,
+        jobs.append(
+            {
+                "indicator": name,
+                "title": spec.title,
+                "months": months,
+                "values": [
+                    v if s == "ok" and not g else None
+                    for v, s, g in zip(own["value"], own["status"], gone, strict=True)
+                ],
+                "notes": [
+                    _GAP_NOTE if g else (r or "") if s == "ok" else f"{s}: {r}"
+                    for s, r, g in zip(own["status"], own["reason"], gone, strict=True)
+                ],
+                "unit": str(spec.unit),
+                "decimals": spec.decimals,
+                "polarity": str(spec.polarity),
+                "target": spec.target,
+                "spc_settings": settings,
+                "neighbours": [(label, float(value)) for label, value in bars] if bars else None,
+                "no_spc": no_spc or "",
+                "window_months": spec.window_months,
+                "small": small,
+                **extra,
+            }
         )
+        drawn.append((gone, _stage_label(spec)))
+    charts = []
+    for chart, (gone, stage) in zip(indicator_charts(jobs, started=workers), drawn, strict=True):
         if any(gone):
             points = tuple(
                 replace(p, value=WITHHELD, note=CHART_NOTE) if g else p
                 for p, g in zip(chart.points, gone, strict=True)
             )
             chart = replace(chart, points=points)
-        charts.append(replace(chart, stage=_stage_label(spec)))
+        charts.append(replace(chart, stage=stage))
     return charts
 
 
@@ -276,6 +284,7 @@ def build_model(
     audience: str,
     *,
     detail: str = "summary",
+    workers: Workers | None = None,
 ) -> tuple[ReportModel, Appendix]:
     """The committee paper for ``month`` from the computed indicators."""
     card, series = written.scorecard, written.computed.series
@@ -349,7 +358,16 @@ def build_model(
         challenges=tuple(challenges),
         scorecard=scorecard,
         charts=tuple(
-            _charts(series, order, catalogue, month, by_name, small=detail != "full", hidden=hidden)
+            _charts(
+                series,
+                order,
+                catalogue,
+                month,
+                by_name,
+                small=detail != "full",
+                hidden=hidden,
+                workers=workers,
+            )
         ),
         detail=detail,
         positives_first=firsts["positives"],

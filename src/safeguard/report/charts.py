@@ -41,6 +41,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from safeguard.indicators.spc import PolarityName, SpcSettings, xmr
+from safeguard.report import chart_worker
 from safeguard.report.model import Chart, ChartPoint
 
 # --- palette (GOV.UK Analysis Function) ---------------------------------------------------------
@@ -1084,4 +1085,54 @@ def _indicator_chart(
     )
 
 
-__all__ = ["PNG_DPI", "UNITS", "element_prefix", "format_value", "indicator_chart", "month_label"]
+# --- many charts at once ------------------------------------------------------------------------
+
+
+def indicator_charts(
+    jobs: Sequence[dict[str, Any]],
+    *,
+    workers: int | None = None,
+    started: chart_worker.Workers | None = None,
+) -> list[Chart]:
+    """Every chart of ``jobs`` (each :func:`indicator_chart`'s keyword arguments), in order.
+
+    With enough charts and a spare processor, worker processes
+    (``python -m safeguard.report.chart_worker``, which import nothing of the caller's) draw
+    from the end of the list while this process draws from the start, until they meet, so
+    neither waits for the other: ``started`` ones if given (booted ahead), else ``workers`` new
+    ones (default: a processor's worth less this one, at most three). The charts are the same
+    bytes whoever draws them. A worker that cannot start or dies leaves its charts here."""
+    if len(jobs) < chart_worker.PARALLEL_FROM:
+        return [indicator_chart(**job) for job in jobs]
+    ready: list[Any] = started.take() if started is not None else []
+    if started is None:
+        ready = [None] * (
+            chart_worker.workers() if workers is None else workers
+        )  # started by serve
+    if not ready:
+        return [indicator_chart(**job) for job in jobs]
+    queue = chart_worker.Shared(len(jobs))
+    helpers = [
+        threading.Thread(target=chart_worker.serve, args=(jobs, queue, worker)) for worker in ready
+    ]
+    for helper in helpers:
+        helper.start()
+    while (i := queue.take_front()) is not None:
+        queue.done(i, indicator_chart(**jobs[i]))
+    for helper in helpers:
+        helper.join()
+    # whatever a worker took and could not finish (it failed to start, or died)
+    for i in queue.missing():
+        queue.done(i, indicator_chart(**jobs[i]))
+    return queue.charts()
+
+
+__all__ = [
+    "PNG_DPI",
+    "UNITS",
+    "element_prefix",
+    "format_value",
+    "indicator_chart",
+    "indicator_charts",
+    "month_label",
+]

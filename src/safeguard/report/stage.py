@@ -12,6 +12,7 @@ from safeguard.indicators.catalogue import Authority, Catalogue
 from safeguard.indicators.stage import write_indicators
 from safeguard.periods import Month
 from safeguard.report.build import build_model
+from safeguard.report.chart_worker import PARALLEL_FROM, Workers, workers
 from safeguard.report.narrative import load_narrative
 from safeguard.store import DIR_MODE, FILE_MODE, Store, recover_month_folders, swap_folder
 
@@ -45,17 +46,21 @@ def write_report(
     # one writer at a time: the store's lock also guards the reports folder
     with Store(processed).locked():
         recover_month_folders(reports)
-        written = write_indicators(processed, catalogue, authority, month)
-        model, appendix = build_model(
-            processed,
-            written,
-            catalogue,
-            authority,
-            month,
-            load_narrative(source),
-            audience,
-            detail=detail,
-        )
+        # chart workers boot (importing matplotlib) while the indicators are computed
+        many = len(catalogue.indicators) >= PARALLEL_FROM
+        with Workers(workers() if many else 0) as started:
+            written = write_indicators(processed, catalogue, authority, month)
+            model, appendix = build_model(
+                processed,
+                written,
+                catalogue,
+                authority,
+                month,
+                load_narrative(source),
+                audience,
+                detail=detail,
+                workers=started,
+            )
         reports.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=reports))
         os.chmod(tmp, DIR_MODE)
