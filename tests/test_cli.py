@@ -321,6 +321,20 @@ def test_indicators_and_explain_on_the_mini_extracts(runner: CliRunner, tmp_path
         .splitlines()[0]
         .startswith("month,record,numerator,denominator,reason,team")
     )
+    # the figure as the indicators have it, beside the records' counts
+    series = (folder / "series.csv").read_text(encoding="utf-8")
+    assert "Figure " in explained.output and ": numerator " in explained.output
+    # a month the indicators call not available (the rolling rate needs 11 earlier months,
+    # the extracts start October 2013): explain says so and why, with no counts that would
+    # read as a figure (issue 14: it printed "Numerator 89" beside "not available")
+    early = run(runner, "explain", "s47_rate_per_10k", "--month", "2014-01", "--processed-dir",
+                str(store), "--csv", str(tmp_path / "early.csv"))  # fmt: skip
+    assert early.exit_code == 0, early.output
+    row = next(line for line in series.splitlines() if line.startswith("s47_rate_per_10k,2014-01"))
+    assert ",not available,needs 11 months of history before the month" in row
+    assert "Not available: needs 11 months of history before the month" in early.output
+    assert "umerator" not in early.output
+    assert not (tmp_path / "early.csv").exists()
     unknown = run(
         runner, "explain", "nonsense", "--month", "2015-10", "--processed-dir", str(store)
     )

@@ -747,14 +747,14 @@ def explain(
         raise click.BadParameter(
             f"no indicator {indicator!r}; known: {known}", param_hint="INDICATOR"
         )
-    rows = run_explain(
+    found = run_explain(
         project.settings.processed_dir, catalogue, project.authority, indicator, month
     )
     spec = catalogue.indicators[indicator]
-    show_explanation(indicator, spec.title, spec.definition, month, rows, limit, console())
-    if csv_path is not None:
-        rows.write_csv(csv_path)
-        click.echo(f"All {rows.height:,} records written to {csv_path}")
+    show_explanation(indicator, spec, month, found, limit, console())
+    if csv_path is not None and found.status != "not available":
+        found.records.write_csv(csv_path)
+        click.echo(f"All {found.records.height:,} records written to {csv_path}")
 
 
 @cli.command()

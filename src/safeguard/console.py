@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from rich import box
@@ -15,6 +15,10 @@ from rich.table import Table as RichTable
 from safeguard.ingest.report import ValidationReport
 from safeguard.schema import Contract
 from safeguard.store import Manifest
+
+if TYPE_CHECKING:
+    from safeguard.indicators.catalogue import Indicator
+    from safeguard.indicators.stage import Explanation
 
 WITHHELD = "(child id withheld)"
 SHOWN_PROBLEMS = 20
@@ -170,23 +174,34 @@ def show_status(root: str, generation: str | None, manifest: Manifest, out: Cons
 
 def show_explanation(
     indicator: str,
-    title: str,
-    definition: str,
+    spec: Indicator,
     month: Any,
-    rows: pl.DataFrame,
+    found: Explanation,
     limit: int,
     out: Console,
 ) -> None:
-    """The records behind a figure: counts first, then the records themselves."""
+    """The figure as the indicators have it, then the records behind it: counts first, then
+    the records themselves. A figure that is not available says so and why, and no counts."""
+    rows = found.records
+    out.print(f"{spec.title} ({indicator}), {month}")
+    out.print(spec.definition)
+    if found.status == "not available":
+        out.print(f"Not available: {found.reason}.")
+        return
     numerator = rows.get_column("numerator").cast(pl.Float64).sum() if rows.height else 0
     has_denominator = rows.height and rows.get_column("denominator").null_count() < rows.height
     denominator = rows.get_column("denominator").cast(pl.Float64).sum() if has_denominator else None
-    out.print(f"{title} ({indicator}), {month}")
-    out.print(definition)
-    summary = f"Numerator {numerator:,.6g}"
+    figure = (
+        f"Figure {found.value:,.{spec.decimals}f}"
+        if found.value is not None
+        else f"Figure {found.status}"
+    )
+    summary = f"{figure}: numerator {numerator:,.6g}"
     if denominator is not None:
         summary += f", denominator {denominator:,.6g}"
     out.print(summary + f"; {rows.height:,} record(s).")
+    if found.reason:  # a stand-in population estimate, or why nothing is in the denominator
+        out.print(f"Note: {found.reason}.")
     reasons = rows.group_by("reason").len().sort("len", descending=True)
     for reason, count in reasons.iter_rows():
         out.print(f"  {count:>6,}  {reason}")

@@ -14,13 +14,14 @@ import polars as pl
 from safeguard.errors import DataError
 from safeguard.indicators.catalogue import Authority, Catalogue
 from safeguard.indicators.engine import (
+    NOT_AVAILABLE,
     Computed,
     calendar_for_months,
     compute,
     context_for,
     month_list,
 )
-from safeguard.indicators.rules import RULES, NotAvailable
+from safeguard.indicators.rules import RULES
 from safeguard.indicators.scorecard import scorecard
 from safeguard.periods import Month
 from safeguard.store import DIR_MODE, FILE_MODE, Store, recover_month_folders, swap_folder
@@ -111,23 +112,39 @@ def write_indicators(
     return Written(computed, card, final)
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """One indicator's figure for one month as the engine computes it, and the records behind
+    it. A figure that is not available has no records to show: the rule may find rows, but
+    they are not a figure (a month before the extracts' window, a table not yet held)."""
+
+    records: pl.DataFrame
+    status: str  # "ok", "not applicable" or "not available", as in the series
+    reason: str
+    value: float | None
+
+
 def explain(
     processed: Path, catalogue: Catalogue, authority: Authority, indicator: str, month: Month
-) -> pl.DataFrame:
-    """The records behind one indicator's figure for one month, with why each counts."""
+) -> Explanation:
+    """The records behind one indicator's figure for one month, with why each counts, and the
+    figure with its status exactly as ``indicators`` and the paper have it."""
     spec = catalogue.indicators[indicator]
     months = month_list(month, catalogue.months)
     store = Store(processed)
+    series = compute(store, catalogue, authority, month, only=[indicator]).series
+    row = series.filter(pl.col("month") == month.first_day).row(0, named=True)
+    empty = pl.DataFrame(schema={"month": pl.Date, "record": pl.String})
+    if row["status"] == NOT_AVAILABLE:
+        return Explanation(empty, row["status"], row["reason"], None)
     ctx = context_for(store, spec, months, calendar_for_months(months, authority))
-    try:
-        frame = RULES[spec.rule](ctx)
-    except NotAvailable as missing:
-        raise DataError(f"{indicator} is not available: {missing.reason}") from None
+    frame = RULES[spec.rule](ctx)
     first = month.first_day
-    return (
+    records = (
         frame.filter(pl.col("month") == first)
         .sort(
             ["numerator", "denominator", "record"], descending=[True, True, False], nulls_last=True
         )
         .collect()
     )
+    return Explanation(records, row["status"], row["reason"] or "", row["value"])
