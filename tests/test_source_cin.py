@@ -34,7 +34,7 @@ HEAD = """<?xml version="1.0" encoding="UTF-8"?>
   <Header>
     <CollectionDetails>
       <Collection>CIN</Collection>
-      <Year>{year}</Year>
+      <Year>{year}</Year><ReferenceDate>{year}-03-31</ReferenceDate>
     </CollectionDetails>
   </Header>
   <Children>
@@ -633,7 +633,10 @@ def test_a_census_without_a_usable_year_is_refused(
 
 def test_a_census_with_no_year_element_is_refused(tmp_path: Path, mapping: SourceMapping) -> None:
     path = census(tmp_path, TWO_REFERRALS)
-    path.write_text(path.read_text().replace("      <Year>2022</Year>\n", ""), encoding="utf-8")
+    text = path.read_text().replace(
+        "<Year>2022</Year><ReferenceDate>2022-03-31</ReferenceDate>", ""
+    )
+    path.write_text(text.replace("      \n", ""), encoding="utf-8")
     found = refused(path, mapping)
     assert (found.rule, found.line) == ("cin-year", 4)
     assert "<Year> is missing" in found.message
@@ -896,7 +899,11 @@ def test_the_synthetic_sample(mapping: SourceMapping) -> None:
         Month(2022, 3),
         Month(2021, 4),
     )
-    assert converted.problems == []
+    # DfE's own sample carries Reference Date 2022-07-21 for Year 2022: rule 100 warns, and
+    # the census is still placed by its Year
+    assert [(p["rule"], p["severity"], p["line"], p["value"]) for p in converted.problems] == [
+        ("100", "warning", 6, "2022-07-21")
+    ]
     assert converted.checksums == {SAMPLE.name: hashlib.sha256(data).hexdigest()}
     # every referral hangs off a child in the file, and every line is an element's own
     assert set(tables["referrals"]["cine_person_id"]) <= set(tables["person"]["pers_person_id"])
@@ -990,3 +997,32 @@ def test_the_format_page_mentions_every_field_the_mapping_reads(mapping: SourceM
     assert missing == []
     for key in mapping.not_loaded:
         assert key.rsplit("/", 1)[-1] in page
+
+
+@pytest.mark.parametrize(
+    ("reference", "warned"),
+    [
+        ("<ReferenceDate>2022-03-31</ReferenceDate>", None),  # 31 March of Year 2022: right
+        ("<ReferenceDate>2021-03-31</ReferenceDate>", "is '2021-03-31', not 2022-03-31"),
+        ("", "is missing, not 2022-03-31"),
+    ],
+)
+def test_rule_100_the_reference_date_is_31_march_of_the_census_year(
+    tmp_path: Path, mapping: SourceMapping, reference: str, warned: str | None
+) -> None:
+    path = tmp_path / "cin.xml"
+    path.write_text(
+        "<Message><Header><CollectionDetails><Collection>CIN</Collection><Year>2022</Year>"
+        f"{reference}</CollectionDetails></Header><Children/></Message>\n",
+        encoding="utf-8",
+    )
+    converted = read_one(path, mapping)
+    assert converted.label == "cin-2022"  # placed by its Year either way
+    found = [p for p in converted.problems if p["rule"] == "100"]
+    if warned is None:
+        assert found == []
+    else:
+        [problem] = found
+        assert problem["severity"] == "warning" and problem["column"] == "ReferenceDate"
+        assert "Reference Date is incorrect: <ReferenceDate> " + warned in problem["message"]
+        assert problem["file"] == "cin.xml" and problem["line"] == 1

@@ -59,6 +59,7 @@ UNREADABLE = "cin-unreadable"
 # DfE: "An initial child protection conference is recorded at both the S47 and CIN Details
 # level and it should only be recorded in one"
 RECORDED_TWICE = "2884"
+REFERENCE_DATE = "100"  # DfE: "Reference Date is incorrect" (the header's 31 March)
 
 ROOT = "Message"
 CHILDREN = "Children"
@@ -593,6 +594,7 @@ def _stream(handle: Any, plan: _Plan, collector: _Collector) -> int:
                 _check_root(element)
             elif depth == 2 and element.tag == CHILDREN and children is None:
                 year = _census_year(header, element)
+                collector.header += _reference_date(header, year)
                 children = element
             continue
         level = depth
@@ -609,6 +611,7 @@ def _stream(handle: Any, plan: _Plan, collector: _Collector) -> int:
                 del children[0]
     if year is None:  # no <Children> at all: still a census year, with no children in it
         year = _census_year(header, None)
+        collector.header += _reference_date(header, year)
     return year
 
 
@@ -664,6 +667,32 @@ def _census_year(header: Any, children: Any) -> int:
         line=year.sourceline if year is not None else details.sourceline,
         value=text or None,
     )
+
+
+def _reference_date(header: Any, year: int) -> list[dict[str, Any]]:
+    """DfE rule 100, "Reference Date is incorrect": ``<ReferenceDate>`` must be present and be
+    31 March of the census year. A warning, not a refusal: the census is placed by its
+    ``<Year>`` either way (DfE's own sample census carries 2022-07-21 for Year 2022)."""
+    details = header.find("CollectionDetails")
+    element = details.find("ReferenceDate") if details is not None else None
+    text = (element.text or "").strip() if element is not None else ""
+    expected = f"{year}-03-31"
+    if text == expected:
+        return []
+    found = f"is {text!r}" if text else "is missing"
+    return [
+        file_issue(
+            "",
+            REFERENCE_DATE,
+            f"Reference Date is incorrect: <ReferenceDate> {found}, not {expected} (31 March "
+            f"of census year {year}, which runs from 1 April {year - 1}); the census is placed "
+            "by its <Year>",
+            line=(element if element is not None else details).sourceline,
+            column="ReferenceDate",
+            value=text or None,
+            severity=Severity.WARNING,
+        )
+    ]
 
 
 # --- rows -----------------------------------------------------------------------------------
@@ -728,6 +757,7 @@ class _Collector:
         self.not_loaded: dict[str, int] = {f"{CHILD}/{path}": 0 for path in plan.not_loaded}
         self.unknown: dict[str, list[int]] = {}  # path -> [first line, count]
         self.twice: list[dict[str, Any]] = []
+        self.header: list[dict[str, Any]] = []  # the header's own problems (DfE rule 100)
 
     def add(self, child: Any) -> None:
         self._walk(child, "")
@@ -819,7 +849,7 @@ class _Collector:
             seen[1] += 1
 
     def problems(self, file: str) -> list[dict[str, Any]]:
-        problems: list[dict[str, Any]] = []
+        problems: list[dict[str, Any]] = [{**issue, "file": file} for issue in self.header]
         for path, (line, count) in self.unknown.items():
             name = path.rsplit("/", 1)[-1]
             where = (
