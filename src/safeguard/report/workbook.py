@@ -12,6 +12,7 @@ first day, never the clock. Nothing here names a child: the figures are authorit
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -383,6 +384,27 @@ def _withheld_rows(table: pl.DataFrame, withheld: frozenset[Cell]) -> list[bool]
     ]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection")."""
+
+
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` for a CSV a person will open in Excel: a text cell that would start a formula
+    (``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``) gets a leading ``'``, as OWASP
+    recommends, so it is shown as text; a number written as text ("-1.5") is left alone. Only
+    for the files beside the paper: the machine files under data/processed keep raw values."""
+    starts = "^[" + "".join(re.escape(c) for c in FORMULA_STARTS) + "]"
+    number = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(starts) & ~pl.col(name).str.contains(number))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
+
+
 def public_csv(table: pl.DataFrame, withheld: frozenset[Cell]) -> pl.DataFrame:
     """data.csv's rows with each withheld row's figures (and its record count, which for a
     count is the figure) as "c"; the table unchanged when nothing is withheld."""
@@ -651,11 +673,21 @@ def write_analyst_outputs(
         figures.join(card.select("indicator", "unit", "decimals"), on="indicator", how="left"),
         order,
     )
-    public_csv(table, withheld).write_csv(folder / "data.csv")
+    spreadsheet_safe(public_csv(table, withheld)).write_csv(folder / "data.csv")
     if by_team is not None:
-        by_team.write_csv(folder / "data_by_team.csv")
+        spreadsheet_safe(by_team).write_csv(folder / "data_by_team.csv")
 
-    workbook = xlsxwriter.Workbook(str(folder / "data.xlsx"), {"in_memory": True})
+    # every cell is written by its type (_write_cell); these say so to xlsxwriter as well, so
+    # no text from an extract can become a formula, a link or a number
+    workbook = xlsxwriter.Workbook(
+        str(folder / "data.xlsx"),
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
     # a fixed creation date (the month, never the clock) keeps the file's bytes stable
     workbook.set_properties(
         {
