@@ -152,3 +152,40 @@ def test_the_pipeline_chooses_tables_and_indicators(tmp_path: Path) -> None:
     refused = invoke(bad, "run")
     assert refused.exit_code == 2  # type: ignore[attr-defined]
     assert "monthly.yaml names unknown indicator(s): contactz" in refused.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "-0.1", "1.5"])
+def test_a_threshold_is_a_finite_share_wherever_it_is_given(
+    tmp_path: Path, bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: --max-quarantine nan (or the variable) switched the threshold off."""
+    pipelines = pipelines_copy(tmp_path, **settings(tmp_path))
+    shutil.copytree(EXAMPLES / "2015-09", tmp_path / "raw" / "2015-09")
+    option = invoke(pipelines, "ingest", "--month", "2015-09", "--max-quarantine", bad)
+    assert option.exit_code == 2, option.output  # type: ignore[attr-defined]
+    assert "--max-quarantine" in option.output  # type: ignore[attr-defined]
+    env = CliRunner().invoke(
+        cli,
+        ["--pipelines", str(pipelines), "run"],
+        env={"SAFEGUARD_MAX_QUARANTINE": bad},
+    )
+    assert env.exit_code == 2, env.output
+    assert f"SAFEGUARD_MAX_QUARANTINE={bad!r}" in env.output
+    monthly = pipelines_copy(tmp_path / "file", **settings(tmp_path), max_quarantine=float(bad))
+    from_file = invoke(monthly, "run")
+    assert from_file.exit_code == 2, from_file.output  # type: ignore[attr-defined]
+    assert "max_quarantine" in from_file.output  # type: ignore[attr-defined]
+
+
+def test_run_honours_a_threshold_of_zero_from_the_environment(tmp_path: Path) -> None:
+    """Issue 15: run recorded 0.01 with SAFEGUARD_MAX_QUARANTINE=0."""
+    pipelines = pipelines_copy(tmp_path, **settings(tmp_path))
+    shutil.copytree(EXAMPLES / "2015-09", tmp_path / "raw" / "2015-09")
+    log = tmp_path / "runs.jsonl"
+    CliRunner().invoke(
+        cli,
+        ["--pipelines", str(pipelines), "run", "--run-log", str(log)],
+        env={"SAFEGUARD_MAX_QUARANTINE": "0"},
+    )
+    record = json.loads(log.read_text().splitlines()[-1])
+    assert record["settings"]["max_quarantine"] == 0.0

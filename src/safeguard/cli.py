@@ -11,6 +11,7 @@ into a message and the code (0 success, 1 data, 2 usage or configuration, 3 inte
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import traceback
@@ -202,6 +203,23 @@ def _session(ctx: click.Context) -> Session:
     return session
 
 
+class _Share(click.FloatRange):
+    """A share from 0 to 1: a finite number (click's range lets ``nan`` through, and a
+    threshold of nan would switch the check off)."""
+
+    def __init__(self) -> None:
+        super().__init__(0, 1)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number from 0 to 1", param, ctx)
+        return number
+
+
+SHARE = _Share()
+
+
 def _check_options(func: Any) -> Any:
     options = [
         month_option("The month the extract closes (default: the folder's name).", default=None),
@@ -210,7 +228,7 @@ def _check_options(func: Any) -> Any:
             "--max-quarantine",
             "max_quarantine",
             "Refuse a file when more than this share of its rows have errors (default 0.01).",
-            type=click.FloatRange(0, 1),
+            type=SHARE,
         ),
         setting(
             "--strict/--no-strict",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -62,7 +62,11 @@ class Settings(StrictModel):
     )
     strict: bool = Field(default=False, description="any validation problem refuses an extract")
     max_quarantine: float = Field(
-        default=0.01, ge=0, le=1, description="refuse a file when more of its rows have errors"
+        default=0.01,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="refuse a file when more of its rows have errors (a share, 0 to 1)",
     )
     encoding: str | None = Field(default=None, description="extracts' encoding (default UTF-8)")
     tables: tuple[str, ...] | None = Field(
@@ -115,8 +119,12 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         raw: Any = text
         if name in ("formats", "tables", "indicators"):
             raw = tuple(part.strip() for part in text.split(",") if part.strip())
+        # the field's own constraints too (a share in [0, 1], finite), not only its type
+        kind: Any = (
+            Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+        )
         try:
-            found[name] = TypeAdapter[Any](field.annotation).validate_python(raw)  # type: ignore[arg-type]
+            found[name] = TypeAdapter[Any](kind).validate_python(raw)
         except ValidationError as exc:
             message = exc.errors()[0]["msg"]
             problems.append(f"{env_name(name)}={text!r}: {message}")
