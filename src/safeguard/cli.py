@@ -771,7 +771,10 @@ def explain(
     spec = catalogue.indicators[indicator]
     show_explanation(indicator, spec, month, found, limit, console())
     if csv_path is not None and found.status != "not available":
-        found.records.write_csv(csv_path)
+        from safeguard.private import private_file
+
+        with private_file(csv_path, "wb") as handle:  # children's records: owner-only
+            found.records.write_csv(handle)
         click.echo(f"All {found.records.height:,} records written to {csv_path}")
 
 

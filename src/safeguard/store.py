@@ -46,6 +46,7 @@ from safeguard.errors import ConfigError, DataError, LockedError
 from safeguard.ingest.validate import ExtractResult
 from safeguard.models import StrictModel
 from safeguard.periods import MONTH_PATTERN, Month
+from safeguard.private import write_private_text
 from safeguard.schema import ColumnType, Contract, Table, format_validation_error
 
 CURRENT = "CURRENT"
@@ -253,7 +254,7 @@ class Store:
                 _HELD[key] -= 1
             return
         _mkdir(self.root)
-        lock = FileLock(self.root / LOCK, timeout=0)
+        lock = FileLock(self.root / LOCK, timeout=0, mode=FILE_MODE)
         owner = self.root / OWNER
         try:
             lock.acquire()
@@ -264,7 +265,7 @@ class Store:
                 "try again when it has finished"
             ) from None
         try:
-            owner.write_text(f"process {os.getpid()} on {socket.gethostname()}\n", encoding="utf-8")
+            write_private_text(owner, f"process {os.getpid()} on {socket.gethostname()}\n")
             _HELD[key] = 1
             yield
         finally:

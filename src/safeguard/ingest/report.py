@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from safeguard.periods import Month
+from safeguard.private import write_private_text
 from safeguard.schema import Severity
 
 ISSUE_SCHEMA: dict[str, pl.DataType] = {
@@ -137,7 +138,8 @@ class ValidationReport:
         return self.issues.select([*REPORT_COLUMNS, "level"]).write_csv()
 
     def write(self, json_path: Path | None, csv_path: Path | None) -> None:
+        # they list records (ids, values): owner-only, as the store is
         if json_path is not None:
-            json_path.write_text(self.to_json(), encoding="utf-8")
+            write_private_text(json_path, self.to_json())
         if csv_path is not None:
-            csv_path.write_text(self.to_csv(), encoding="utf-8")
+            write_private_text(csv_path, self.to_csv())

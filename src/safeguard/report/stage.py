@@ -11,6 +11,7 @@ from safeguard.errors import ConfigError
 from safeguard.indicators.catalogue import Authority, Catalogue
 from safeguard.indicators.stage import write_indicators
 from safeguard.periods import Month
+from safeguard.private import private_folder
 from safeguard.report.build import build_model
 from safeguard.report.chart_worker import PARALLEL_FROM, Workers, workers
 from safeguard.report.narrative import load_narrative
@@ -61,7 +62,7 @@ def write_report(
                 detail=detail,
                 workers=started,
             )
-        reports.mkdir(parents=True, exist_ok=True)
+        private_folder(reports)  # a new reports folder is owner-only, as its papers are
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=reports))
         os.chmod(tmp, DIR_MODE)
         try:
