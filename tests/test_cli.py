@@ -346,3 +346,25 @@ def test_indicators_on_an_empty_store_exit_1(runner: CliRunner, tmp_path: Path) 
     result = run(runner, "indicators", "--month", "2015-10", "--processed-dir", str(tmp_path / "p"))
     assert result.exit_code == 1
     assert "is empty: ingest an extract first" in result.output
+
+
+def test_a_damaged_store_exits_74_and_store_repair_mends_it(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    from tests.conftest import EXAMPLES
+
+    store = tmp_path / "processed"
+    assert (
+        run(runner, "ingest", str(EXAMPLES / "2015-09"), "--processed-dir", str(store)).exit_code
+        == 0
+    )
+    live = (store / "CURRENT").read_text().strip()
+    (store / "CURRENT").write_text("\n")
+    status = run(runner, "status", "--processed-dir", str(store))
+    assert status.exit_code == 74, status.output
+    assert "CURRENT holds '', not a generation's name" in status.output
+    assert "safeguard store repair" in status.output
+    repaired = run(runner, "store", "repair", "--processed-dir", str(store))
+    assert repaired.exit_code == 0, repaired.output
+    assert f"CURRENT names {live}." in repaired.output
+    assert run(runner, "status", "--processed-dir", str(store)).exit_code == 0

@@ -566,3 +566,82 @@ def write_extract_like(folder: Path, tmp_path: Path) -> Path:
     with open(copy / "contacts.csv", "a", encoding="utf-8") as stream:
         stream.write("C9,P3,2015-09-30,NFA\n")
     return copy
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("", "holds '', not a generation's name"),
+        ("garbage\n", "holds 'garbage', not a generation's name"),
+        ("g-0123456789abcdef\n", "names g-0123456789abcdef, which is not a complete generation"),
+    ],
+)
+def test_a_damaged_current_is_refused_and_nothing_is_deleted(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path, damage: str, said: str
+) -> None:
+    """Issue 15 item 1: a damaged CURRENT made the store look empty, and the next run deleted
+    the live generation and rebuilt from whatever was still in data/raw."""
+    from safeguard.errors import StoreError
+    from safeguard.store import repair
+
+    sep, oct_ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    live = Store(store).generation
+    assert live is not None
+    (store / "CURRENT").write_text(damage)
+    before = snapshot(store)
+    with pytest.raises(StoreError, match=said) as refused:
+        load(oct_, contract, store)
+    assert "safeguard store repair" in refused.value.message
+    assert refused.value.exit_code == 74
+    assert snapshot(store) == before  # the generation is still there, untouched
+    with pytest.raises(StoreError):
+        Store(store).clean_leftovers()
+    # repair points CURRENT at the only complete generation, and the store works again
+    repaired, seen = repair(store)
+    assert repaired == live and [c.path for c in seen] == [live]
+    assert load(oct_, contract, store) == "written"
+
+
+def test_repair_prefers_the_generation_with_the_latest_extract_and_skips_incomplete_ones(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    import shutil
+
+    from safeguard.store import repair
+
+    sep, oct_ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    september = Store(store).generation
+    assert september is not None
+    kept = tmp_path / "kept"
+    shutil.copytree(september, kept)
+    load(oct_, contract, store)
+    october = Store(store).generation
+    assert october is not None and october != september
+    shutil.copytree(kept, september)  # an older generation left beside the live one
+    broken = store / "g-00000000deadbeef"
+    broken.mkdir()  # no manifest: never chosen
+    (store / "CURRENT").write_text("")
+    repaired, seen = repair(store)
+    assert repaired == october
+    assert [c.path for c in seen] == [october, september, broken]
+    assert seen[-1].problem.startswith("no readable manifest")
+
+
+def test_without_current_no_generation_is_deleted(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    # a first ingest killed between naming its generation folder and writing CURRENT: the
+    # store reads as empty, but its folder is kept until a valid CURRENT names another
+    sep, _ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    live = Store(store).generation
+    assert live is not None
+    (store / "CURRENT").unlink()
+    assert Store(store).generation is None
+    assert Store(store).clean_leftovers() == []
+    assert live.is_dir()

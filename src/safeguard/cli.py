@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import click
 
 from safeguard import __version__
-from safeguard.errors import DataError, InternalError, SafeguardError
+from safeguard.errors import DataError, InternalError, SafeguardError, StoreError
 from safeguard.periods import Month
 
 log = logging.getLogger("safeguard")
@@ -505,6 +505,44 @@ def status(ctx: click.Context, processed_dir: Path | None) -> None:
     generation = store.generation
     shown = _shown_path(project, project.settings.processed_dir)
     show_status(shown, generation.name if generation else None, store.manifest(), console())
+
+
+@cli.group("store")
+def store_group() -> None:
+    """Look after the processed store."""
+
+
+@store_group.command("repair")
+@setting("--processed-dir", "processed_dir", "The processed store.")
+@click.pass_context
+def store_repair(ctx: click.Context, processed_dir: Path | None) -> None:
+    """Point a damaged CURRENT at the newest complete generation; deletes nothing.
+
+    A generation is complete when its manifest reads and every table it lists is there; the
+    newest holds the latest monthly extract (then the most extracts). Exits 74 when no
+    generation is complete (restore a backup, or ingest data/raw again into a new store).
+
+    \b
+    safeguard store repair
+    """
+    from safeguard.store import Store, repair
+
+    project = _session(ctx).project(processed_dir=processed_dir)
+    root = project.settings.processed_dir
+    with Store(root).locked():
+        live, candidates = repair(root)
+    for found in candidates:
+        state = found.problem or (
+            f"complete: {found.extracts} extract(s) and return(s), latest monthly "
+            f"{found.latest or 'none'}"
+        )
+        click.echo(f"  {found.path.name}  {state}")
+    if live is None:
+        raise StoreError(
+            f"no complete generation in {root}: restore the store from a backup, or ingest "
+            "the extracts in data/raw into an empty store"
+        )
+    click.echo(f"CURRENT names {live.name}.")
 
 
 def _shown_path(project: Any, path: Path) -> str:

@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     DATA = 1  # the data did not pass: file-level errors, or any problem under --strict
     USAGE = 2  # bad command line or configuration
     INTERNAL = 3  # a bug: one line on stderr, the traceback in the log (or with --debug)
+    OPERATIONAL = 74  # the store or the disk is not fit to work on (EX_IOERR): file, remedy
     LOCKED = 75  # another run holds the lock (EX_TEMPFAIL: cron may retry)
 
 
@@ -44,6 +45,14 @@ class LockedError(SafeguardError):
     """Another safeguard process holds the store's lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class StoreError(SafeguardError):
+    """The processed store (or the disk under it) is in a state the tool cannot safely work
+    in: a damaged CURRENT, a corrupt store file. The message names the file and what to do;
+    nothing is changed or deleted."""
+
+    exit_code = ExitCode.OPERATIONAL
 
 
 class InternalError(SafeguardError):

@@ -42,7 +42,7 @@ from pydantic import (
     model_serializer,
 )
 
-from safeguard.errors import ConfigError, DataError, LockedError
+from safeguard.errors import ConfigError, DataError, LockedError, StoreError
 from safeguard.ingest.validate import ExtractResult
 from safeguard.models import StrictModel
 from safeguard.periods import MONTH_PATTERN, Month
@@ -210,12 +210,23 @@ class Store:
 
     @property
     def generation(self) -> Path | None:
+        """The live generation; None for a store with no CURRENT (nothing ingested yet, or a
+        first ingest killed before it named its generation). A CURRENT that is present but
+        does not name a complete generation is damage: ``StoreError``, and nothing is
+        touched (a run must never take it for an empty store and delete the generations)."""
         pointer = self.root / CURRENT
         if not pointer.is_file():
             return None
-        name = pointer.read_text(encoding="utf-8").strip()
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise damaged(pointer, f"cannot be read ({exc})") from None
+        if not GENERATION_NAME.fullmatch(name):
+            raise damaged(pointer, f"holds {name[:40]!r}, not a generation's name (g-...)")
         path = self.root / name
-        return path if path.is_dir() else None
+        if not (path / MANIFEST).is_file():
+            raise damaged(pointer, f"names {name}, which is not a complete generation here")
+        return path
 
     def manifest(self) -> Manifest:
         generation = self.generation
@@ -279,7 +290,8 @@ class Store:
         removed = []
         for path in sorted(self.root.iterdir()):
             stale_tmp = path.name.startswith(".tmp-")
-            stale_gen = path.name.startswith("g-") and (live is None or path != live)
+            # a generation goes only when a valid CURRENT names another one
+            stale_gen = path.name.startswith("g-") and live is not None and path != live
             if path.is_dir() and (stale_tmp or stale_gen):
                 shutil.rmtree(path)
                 removed.append(path.name)
@@ -287,6 +299,75 @@ class Store:
             path.unlink()
             removed.append(path.name)
         return removed
+
+
+GENERATION_NAME = re.compile(r"g-[0-9a-f]{8,64}")
+
+
+def damaged(pointer: Path, what: str) -> StoreError:
+    return StoreError(
+        f"the store's {pointer} {what}; nothing was changed. Run `safeguard store repair` to "
+        "point it at the newest complete generation (it lists what it finds first), or restore "
+        "the store from a backup"
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A generation folder that ``store repair`` could make live."""
+
+    path: Path
+    extracts: int  # how many extracts and returns its manifest holds
+    latest: str  # the latest monthly extract it holds ("" for returns only)
+    problem: str  # why it cannot be used ("" when complete)
+
+
+def generations(root: Path) -> list[Candidate]:
+    """Every g-* folder of the store, newest content first, each checked for completeness (a
+    manifest that reads, and every table file it lists)."""
+    found = []
+    for path in sorted(root.glob("g-*")):
+        if not path.is_dir():
+            continue
+        try:
+            manifest = Manifest.read(path / MANIFEST)
+        except (OSError, DataError, ValueError) as exc:
+            found.append(Candidate(path, 0, "", f"no readable manifest ({exc})"[:200]))
+            continue
+        missing = [t for t in manifest.tables if not (path / "tables" / f"{t}.parquet").is_file()]
+        monthly = [key for key in manifest.extracts if not is_return(key)]
+        found.append(
+            Candidate(
+                path,
+                len(manifest.extracts),
+                max(monthly, default=""),
+                f"missing tables/{missing[0]}.parquet" if missing else "",
+            )
+        )
+    return sorted(found, key=lambda c: (c.problem == "", c.latest, c.extracts), reverse=True)
+
+
+def repair(root: Path) -> tuple[Path | None, list[Candidate]]:
+    """Point CURRENT at the newest complete generation (the one holding the latest monthly
+    extract, then the most extracts) when it is damaged; deletes nothing. Returns the
+    generation now live (None when none is complete) and every one considered. Call with the
+    lock held."""
+    store = Store(root)
+    try:
+        live = store.generation
+    except StoreError:
+        live = None
+    else:
+        if live is not None:
+            return live, generations(root)
+    candidates = generations(root)
+    complete = [c for c in candidates if not c.problem]
+    if not complete:
+        return None, candidates
+    pointer = root / f"{CURRENT}.tmp"
+    _write_bytes(pointer, (complete[0].path.name + "\n").encode())
+    os.replace(pointer, root / CURRENT)
+    return complete[0].path, candidates
 
 
 def _checksums(result: ExtractResult) -> dict[str, str]:
