@@ -272,6 +272,44 @@ CASES = [
         quarantined=1,
         stored=("referrals", "cine_referral_team", "North\nEast"),
     ),
+    # --- console markup and terminal escapes in values (issue 15 items 3, 12): text, never
+    # acted on; exit 3 ("a bug") after the extract was committed, before
+    Case(
+        "markup-in-a-date",
+        extract({"contacts.csv": edited("contacts", 6, "C100005,P0005,[/bold],NFA")}),
+        0,
+        "invalid-datetime",
+        "[/bold]",
+        "contacts.csv",
+        6,
+        quarantined=1,
+    ),
+    Case(
+        "markup-as-a-code",
+        extract({"contacts.csv": edited("contacts", 7, "C100006,P0006,2015-10-07 09:30,[/]")}),
+        0,
+        "invalid-code",
+        "not a contact outcome code",
+        "contacts.csv",
+        7,
+        quarantined=1,
+    ),
+    Case(
+        "terminal-escape-in-a-code",
+        extract(
+            {
+                "contacts.csv": edited(
+                    "contacts", 8, "C100007,P0007,2015-10-08 09:30,\x1b[2J\x1b[31m"
+                )
+            }
+        ),
+        0,
+        "invalid-code",
+        "\\x1b[2J\\x1b[31m",  # shown as its escapes: the screen is not cleared
+        "contacts.csv",
+        8,
+        quarantined=1,
+    ),
     Case(
         "blank-lines-skipped-lines-right",
         extract({"contacts.csv": as_csv(BLANKS)}),
@@ -691,6 +729,7 @@ def test_malformed_extract(case: Case, seeded: Path, tmp_path: Path, runner: Cli
     out = result.output
 
     assert "Traceback" not in out
+    assert "\x1b" not in out  # no terminal escape from the data reaches the terminal
     assert len(out) < 50_000  # a 5 MB cell is cut short on the terminal, never dumped
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception

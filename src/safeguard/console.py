@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -24,14 +25,37 @@ WITHHELD = "(child id withheld)"
 SHOWN_PROBLEMS = 20
 
 
+# control characters (C0 but tab and newline, DEL, C1), line and paragraph separators, and
+# the bidirectional overrides and isolates that can make text read other than it is
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: each control character (an ANSI escape's ESC, a carriage
+    return that would overwrite the line, a bidirectional override) written as its escape,
+    ``\\x1b``, so what a file or a value holds is shown, never acted on. Console markup needs
+    no escaping here: the console reads none."""
+    return _UNPRINTABLE.sub(lambda found: ascii(found.group())[1:-1], text)
+
+
+class _SafeConsole(Console):
+    """Every string printed, in a table cell too, goes through :func:`printable`; markup and
+    emoji codes are not interpreted (text from an extract, ``[/bold]``, is text)."""
+
+    def render_str(self, text: str, **options: Any) -> Any:
+        return super().render_str(printable(text), **options)
+
+
 def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     terminal = stream.isatty()
-    return Console(
+    return _SafeConsole(
         file=stream,
         width=None if terminal else 160,
         no_color=not terminal,
         highlight=False,
+        markup=False,
+        emoji=False,
         soft_wrap=False,
     )
 
