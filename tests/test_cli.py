@@ -368,3 +368,34 @@ def test_a_damaged_store_exits_74_and_store_repair_mends_it(
     assert repaired.exit_code == 0, repaired.output
     assert f"CURRENT names {live}." in repaired.output
     assert run(runner, "status", "--processed-dir", str(store)).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "remedy"),
+    [
+        ("ENOSPC", "the disk is full: free some space, then run again"),
+        ("EROFS", "the file system is read-only"),
+        ("EACCES", "permission denied: run as the folder's owner"),
+    ],
+)
+def test_a_full_or_read_only_disk_is_not_called_a_bug(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str, remedy: str
+) -> None:
+    """Issue 15 item 10: disk full and a read-only store exited 3, "a bug in safeguard"."""
+    import errno
+    import os
+
+    from safeguard import store as store_module
+    from tests.conftest import EXAMPLES
+
+    def fail(frame: object, path: Path) -> None:
+        number = getattr(errno, code)
+        raise OSError(number, os.strerror(number), str(path))
+
+    monkeypatch.setattr(store_module, "_write_parquet", fail)
+    store = tmp_path / "processed"
+    result = run(runner, "ingest", str(EXAMPLES / "2015-09"), "--processed-dir", str(store))
+    assert result.exit_code == 74, result.output
+    assert remedy in result.output and "bug" not in result.output
+    assert ".parquet" in result.output  # the file it could not write
+    assert not (store / "CURRENT").exists()

@@ -118,23 +118,51 @@ class SafeguardGroup(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise click.exceptions.Exit(0) from None
+        except OSError as exc:
+            found = operational(exc)
+            if found is None:
+                raise _Failure(_internal(ctx, exc)) from exc
+            log.error("operational error: %s", found.message)
+            raise _Failure(found) from exc
         except Exception as exc:
-            log.error("internal error", exc_info=True)
-            session = ctx.obj if isinstance(ctx.obj, Session) else None
-            debug = bool(session and session.debug)
-            if debug:
-                traceback.print_exc(file=sys.stderr)
-            where = None
-            if session is not None and session._project is not None:
-                where = session._project.settings.log_file
-            raise _Failure(
-                InternalError(
-                    f"internal error ({type(exc).__name__}); this is a bug in safeguard, not in "
-                    "your data. "
-                    + ("" if debug else "Run again with --debug to see the traceback")
-                    + (f"; the traceback is in {where}" if where and not debug else "")
-                )
-            ) from exc
+            raise _Failure(_internal(ctx, exc)) from exc
+
+
+def operational(exc: OSError) -> StoreError | None:
+    """The machine's trouble, not a bug: a full disk, a read-only or forbidden folder. The
+    message names the file and what to do; None for any other OSError (a bug, exit 3)."""
+    import errno
+
+    remedies = {
+        errno.ENOSPC: "the disk is full: free some space, then run again",
+        errno.EDQUOT: "the disk quota is used up: free some space, then run again",
+        errno.EROFS: "the file system is read-only: point the setting at a writable folder",
+        errno.EACCES: "permission denied: run as the folder's owner, or fix its permissions",
+        errno.EPERM: "operation not permitted: run as the folder's owner, or fix its permissions",
+    }
+    remedy = remedies.get(exc.errno or 0)
+    if remedy is None:
+        return None
+    where = f" writing or reading {exc.filename}" if exc.filename else ""
+    return StoreError(f"{exc.strerror or type(exc).__name__}{where}: {remedy}")
+
+
+def _internal(ctx: click.Context, exc: BaseException) -> InternalError:
+    """A bug: one line, the traceback in the log (or on stderr with --debug)."""
+    log.error("internal error", exc_info=exc)
+    session = ctx.obj if isinstance(ctx.obj, Session) else None
+    debug = bool(session and session.debug)
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    where = None
+    if session is not None and session._project is not None:
+        where = session._project.settings.log_file
+    return InternalError(
+        f"internal error ({type(exc).__name__}); this is a bug in safeguard, not in "
+        "your data. "
+        + ("" if debug else "Run again with --debug to see the traceback")
+        + (f"; the traceback is in {where}" if where and not debug else "")
+    )
 
 
 @click.group(
