@@ -399,3 +399,11 @@ def test_a_full_or_read_only_disk_is_not_called_a_bug(
     assert remedy in result.output and "bug" not in result.output
     assert ".parquet" in result.output  # the file it could not write
     assert not (store / "CURRENT").exists()
+
+
+@pytest.mark.parametrize("month", ["1900-01", "1989-12", "2999-12"])
+def test_a_month_out_of_range_is_a_usage_error(runner: CliRunner, month: str) -> None:
+    """Issue 15 item 10: --month 1900-01 was "a bug" (exit 3): the figures look back years."""
+    result = runner.invoke(cli, ["--pipelines", str(PIPELINES), "indicators", "--month", month])
+    assert result.exit_code == 2, result.output
+    assert f"{month} is outside 1990-01 to 2900-12" in result.output

@@ -214,9 +214,15 @@ def test_a_council_template_comes_first_and_templates_fail_loudly(tmp_path: Path
     (council / "paper.html.j2").write_text("{{ model.council }} own layout\n")
     out = render_html(sample_model(), tmp_path / "a.html", template_dirs=[council, TEMPLATES])
     assert out.read_text() == "Demoshire Council own layout\n"
+    # a failing template is configuration (exit 2) naming it, never "a bug" (issue 15)
     (council / "paper.html.j2").write_text("{{ model.counsil }}\n")
-    with pytest.raises(UndefinedError, match="counsil"):
+    with pytest.raises(ConfigError, match="counsil") as undefined:
         render_html(sample_model(), tmp_path / "b.html", template_dirs=[council, TEMPLATES])
+    assert isinstance(undefined.value.__context__, UndefinedError)
+    (council / "paper.html.j2").write_text("line one\n{% for x in %}\n")
+    with pytest.raises(ConfigError, match=r"paper.html.j2, line 2 does not parse"):
+        render_html(sample_model(), tmp_path / "c.html", template_dirs=[council, TEMPLATES])
+    assert not (tmp_path / "b.html").exists() and not (tmp_path / "c.html").exists()
 
 
 # ---- the dashboard's arrows and icons ---------------------------------------------------------

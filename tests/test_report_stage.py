@@ -293,3 +293,17 @@ def test_behind_the_figures_breaks_down_the_dashboards_own_figures(
     assert "Behind the figures" in docx and "Case audits by grade" in docx
     sheet = openpyxl.load_workbook(folder / "data.xlsx")["Breakdowns"]
     assert sheet["A1"].value == "Contacts by source: October 2015 and the 12 months to October 2015"
+
+
+def test_narrative_text_pasted_from_word_does_not_stop_the_docx(
+    store: Path, tmp_path: Path
+) -> None:
+    """Issue 15: a vertical tab (Word's manual line break) in the narrative made the DOCX
+    fail, so run wrote no paper. Characters XML cannot hold become spaces, in every format."""
+    narrative = tmp_path / "narrative.yaml"
+    narrative.write_text('purpose: "First line\\vsecond line \\x01 end"\n', encoding="utf-8")
+    report(store, tmp_path / "out", "--narrative", str(narrative))
+    folder = tmp_path / "out" / "2015-10"
+    docx = zipfile.ZipFile(folder / "paper.docx").read("word/document.xml").decode()
+    assert "First line second line   end" in docx
+    assert "First line second line   end" in (folder / "paper.html").read_text(encoding="utf-8")

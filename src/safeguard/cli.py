@@ -47,11 +47,21 @@ class MonthType(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, Month):
             return value
         try:
-            return Month.parse(str(value))
+            month = Month.parse(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+        if not EARLIEST <= month <= LATEST:
+            self.fail(
+                f"{month} is outside {EARLIEST} to {LATEST} (the figures look back years "
+                "before the month; children's social care data begins with the Children Act "
+                "1989)",
+                param,
+                ctx,
+            )
+        return month
 
 
+EARLIEST, LATEST = Month(1990, 1), Month(2900, 12)
 MONTH = MonthType()
 
 

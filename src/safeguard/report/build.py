@@ -17,7 +17,7 @@ from safeguard.periods import Month
 from safeguard.report.breakdowns import tables as breakdown_tables
 from safeguard.report.chart_worker import Workers
 from safeguard.report.commentary import exceptions, fmt, positives_and_challenges, year_label
-from safeguard.report.model import Chart, Footnote, ReportModel, ScoreRow, Section
+from safeguard.report.model import Chart, Footnote, ReportModel, ScoreRow, Section, xml_safe
 from safeguard.report.narrative import SECTIONS, Narrative, paragraphs
 from safeguard.report.quality import annex as data_quality
 from safeguard.report.suppress import CHART_NOTE, KEY, WITHHELD, Cell, cell_text, withheld
@@ -347,41 +347,43 @@ def build_model(
         ("Report by", narrative.report_by or "[Report author to be added]"),
         ("Contact officer", narrative.contact_officer or "[Contact officer to be added]"),
     )
-    model = ReportModel(
-        title=TITLE,
-        council=f"{authority.name} (synthetic demo data)" if authority.demo else authority.name,
-        month_label=label,
-        audience=audience,
-        header=header,
-        sections=tuple(sections),
-        positives=tuple(positives),
-        challenges=tuple(challenges),
-        scorecard=scorecard,
-        charts=tuple(
-            _charts(
-                series,
-                order,
-                catalogue,
-                month,
-                by_name,
-                small=detail != "full",
-                hidden=hidden,
-                workers=workers,
-            )
-        ),
-        detail=detail,
-        positives_first=firsts["positives"],
-        challenges_first=firsts["challenges"],
-        commentary=commentary,
-        footnotes=footnotes,
-        annex=data_quality(processed, written, catalogue, month, audience),
-        breakdowns=breakdown_tables(written.computed.breakdowns, catalogue, month, audience),
-        banner="INTERNAL: not for publication" if audience == "internal" else "",
-        extra={
-            "comparators_legend": _comparators_legend(rows)
-            + (f" {KEY}." if audience == "public" else "")
-        },
-    )
+    model = xml_safe(
+        ReportModel(
+            title=TITLE,
+            council=f"{authority.name} (synthetic demo data)" if authority.demo else authority.name,
+            month_label=label,
+            audience=audience,
+            header=header,
+            sections=tuple(sections),
+            positives=tuple(positives),
+            challenges=tuple(challenges),
+            scorecard=scorecard,
+            charts=tuple(
+                _charts(
+                    series,
+                    order,
+                    catalogue,
+                    month,
+                    by_name,
+                    small=detail != "full",
+                    hidden=hidden,
+                    workers=workers,
+                )
+            ),
+            detail=detail,
+            positives_first=firsts["positives"],
+            challenges_first=firsts["challenges"],
+            commentary=commentary,
+            footnotes=footnotes,
+            annex=data_quality(processed, written, catalogue, month, audience),
+            breakdowns=breakdown_tables(written.computed.breakdowns, catalogue, month, audience),
+            banner="INTERNAL: not for publication" if audience == "internal" else "",
+            extra={
+                "comparators_legend": _comparators_legend(rows)
+                + (f" {KEY}." if audience == "public" else "")
+            },
+        )
+    )  # text from extracts and the narrative: nothing a format cannot hold
     first = month.shift(-(CHART_MONTHS - 1)).first_day
     figures = series.filter(pl.col("month") >= first).join(
         card.select(

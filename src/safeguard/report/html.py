@@ -8,8 +8,18 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    select_autoescape,
+)
 
+from safeguard.errors import ConfigError
 from safeguard.report.model import ChartPoint, ReportModel, ScoreRow
 
 ARROWS = {"up": "\N{UPWARDS ARROW}", "down": "\N{DOWNWARDS ARROW}", "level": "\N{RIGHTWARDS ARROW}"}
@@ -68,7 +78,22 @@ def environment(template_dirs: list[Path]) -> Environment:
 
 
 def render_html(model: ReportModel, out: Path, *, template_dirs: list[Path]) -> Path:
-    html = environment(template_dirs).get_template("paper.html.j2").render(model=model)
+    """Render the HTML paper. A template that does not parse, names a field the model lacks,
+    or fails while rendering is a configuration error naming the template and its line."""
+    try:
+        html = environment(template_dirs).get_template("paper.html.j2").render(model=model)
+    except TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name}, line {exc.lineno}"
+        raise ConfigError(f"the HTML template {where} does not parse: {exc.message}") from None
+    except TemplateNotFound as exc:
+        folders = ", ".join(str(folder) for folder in template_dirs)
+        raise ConfigError(f"no HTML template {exc.name} in {folders}") from None
+    except TemplateError as exc:  # StrictUndefined: a field the model does not have
+        raise ConfigError(
+            f"the HTML template paper.html.j2 could not be rendered: {exc.message} (a council "
+            "template written for another version of safeguard? compare it with the packaged "
+            "templates/paper.html.j2)"
+        ) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".html", dir=out.parent)
     with os.fdopen(handle, "w", encoding="utf-8") as stream:

@@ -7,8 +7,10 @@ holds a child's identifier.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)
@@ -123,3 +125,27 @@ class ReportModel:
         for chart in data["charts"]:
             chart.pop("png", None)
         return data
+
+
+# what XML 1.0 (and so DOCX, and HTML's parsers) cannot hold: C0 controls but tab, newline and
+# carriage return, and the two non-characters; a vertical tab pasted from Word is one
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+T = TypeVar("T")
+
+
+def xml_safe(value: T) -> T:
+    """``value`` (the report model, or any part of it) with every string cleaned of the
+    characters XML cannot hold, each replaced by a space: text from an extract or a narrative
+    can never stop a format from being written. Bytes (a chart's PNG) are left alone."""
+    if isinstance(value, str):
+        return _NOT_XML.sub(" ", value)  # type: ignore[return-value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: xml_safe(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple):
+        return tuple(xml_safe(item) for item in value)  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [xml_safe(item) for item in value]  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {key: xml_safe(item) for key, item in value.items()}  # type: ignore[return-value]
+    return value
