@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from safeguard.errors import ConfigError, DataError, LockedError
+from safeguard.errors import ConfigError, DataError, LockedError, StoreError
 from safeguard.ingest.stage import ingest
 from safeguard.ingest.validate import validate_extract
 from safeguard.periods import Month
@@ -353,7 +353,7 @@ def test_an_older_manifest_is_read_and_its_entries_written_back_as_they_were(
     # a key this version does not know is refused, never dropped on the next write
     written["extracts"]["2015-10"]["surprise"] = 1
     (Store(store).generation / "manifest.json").write_text(json.dumps(written))  # type: ignore[operator]
-    with pytest.raises(DataError, match=r"extracts\.2015-10\.surprise: Extra inputs"):
+    with pytest.raises(StoreError, match=r"extracts\.2015-10\.surprise: Extra inputs"):
         Store(store).manifest()
 
 
@@ -645,3 +645,29 @@ def test_without_current_no_generation_is_deleted(
     assert Store(store).generation is None
     assert Store(store).clean_leftovers() == []
     assert live.is_dir()
+
+
+def test_a_damaged_store_file_is_named_never_a_bug(
+    extracts: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    """Issue 15 item 10: a truncated parquet or a corrupt manifest was exit 3 without the
+    file's name (polars' error does not give it)."""
+    from safeguard.errors import StoreError
+
+    sep, oct_ = extracts
+    store = tmp_path / "processed"
+    load(sep, contract, store)
+    live = Store(store).generation
+    assert live is not None
+    table = live / "tables" / "contacts.parquet"
+    data = table.read_bytes()
+    table.write_bytes(data[: len(data) // 2])  # cut short, as a full disk or a bad copy leaves it
+    with pytest.raises(StoreError, match=r"contacts.parquet is damaged \(cut short\)") as cut:
+        Store(store).scan("contacts")
+    assert cut.value.exit_code == 74 and "Restore the store from a backup" in cut.value.message
+    with pytest.raises(StoreError, match=r"contacts\.parquet is damaged"):
+        load(oct_, contract, store)  # the next ingest reads it too
+    table.write_bytes(data)
+    (live / "manifest.json").write_text('{"format":')
+    with pytest.raises(StoreError, match=r"manifest is damaged: .*manifest.json"):
+        Store(store).manifest()

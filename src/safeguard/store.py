@@ -157,10 +157,21 @@ class Manifest(StrictModel):
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
+        """The manifest at ``path``; a damaged one is ``StoreError`` naming it (the store's own
+        file, not input data: exit 74, with what to do)."""
         try:
             return cls.model_validate_json(path.read_bytes())
         except ValidationError as exc:
-            raise DataError(format_validation_error(str(path), exc)) from exc
+            cut = any(error["type"] == "json_invalid" for error in exc.errors())
+            what = (
+                "is damaged"
+                if cut
+                else "does not fit this version of safeguard (written by another version?)"
+            )
+            raise StoreError(
+                f"the store's manifest {what}: {format_validation_error(str(path), exc)}. "
+                + RESTORE
+            ) from exc
 
     def to_json(self) -> bytes:
         """The file's bytes: sorted keys, two-space indent, a final newline."""
@@ -240,13 +251,13 @@ class Store:
     def scan(self, table: str) -> pl.LazyFrame | None:
         """The current view of a table, or None when no extract has held it."""
         path = self.table_path(table)
-        return pl.scan_parquet(path) if path is not None else None
+        return pl.scan_parquet(intact(path)) if path is not None else None
 
     def scan_version(self, table: str, month: str) -> pl.LazyFrame | None:
         """The rows of ``table`` exactly as the extract closing ``month`` delivered them."""
         generation = self.generation
         path = generation / "versions" / table / f"{month}.parquet" if generation else None
-        return pl.scan_parquet(path) if path is not None and path.is_file() else None
+        return pl.scan_parquet(intact(path)) if path is not None and path.is_file() else None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -302,6 +313,26 @@ class Store:
 
 
 GENERATION_NAME = re.compile(r"g-[0-9a-f]{8,64}")
+RESTORE = (
+    "Restore the store from a backup, or ingest the extracts in data/raw into an empty store "
+    "(move data/processed aside first)"
+)
+PARQUET_MAGIC = b"PAR1"
+
+
+def intact(path: Path) -> Path:
+    """``path`` when it ends as a parquet file must (a truncated copy does not): polars'
+    own error would not say which file. ``StoreError`` naming it otherwise."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size >= 12:
+                handle.seek(-4, os.SEEK_END)
+                if handle.read(4) == PARQUET_MAGIC:
+                    return path
+    except OSError as exc:
+        raise StoreError(f"the store file {path} cannot be read ({exc}). {RESTORE}") from None
+    raise StoreError(f"the store file {path} is damaged (cut short). {RESTORE}")
 
 
 def damaged(pointer: Path, what: str) -> StoreError:
@@ -602,7 +633,7 @@ def _current_view(parts: list[Path], target: Path, table: Table) -> tuple[int, p
     extract. A table one extract holds links that extract's file, as it is."""
     if len(parts) == 1:
         _link_or_copy(parts[0], target)
-        rows = int(pl.scan_parquet(parts[0]).select(pl.len()).collect().item())
+        rows = int(pl.scan_parquet(intact(parts[0])).select(pl.len()).collect().item())
         stats = pl.DataFrame(
             {
                 EXTRACT: [parts[0].stem],
@@ -614,7 +645,7 @@ def _current_view(parts: list[Path], target: Path, table: Table) -> tuple[int, p
         )
         return rows, stats
     returns = any(is_return(p.stem) for p in parts)
-    current, counts = _table_stats(pl.scan_parquet(parts), table, returns)
+    current, counts = _table_stats(pl.scan_parquet([intact(p) for p in parts]), table, returns)
     frame, stats = pl.collect_all([current, counts])
     _write_parquet(frame, target)
     return frame.height, stats
@@ -889,8 +920,8 @@ def _build_generation(
             and (live / "tables" / f"{name}.parquet").is_file()
         ):  # the newest extract, new to the store: update the current view, no rebuild
             current_frame, stats_frame, superseded = _advance(
-                pl.scan_parquet(live / "tables" / f"{name}.parquet"),
-                pl.scan_parquet(parts[-1]),
+                pl.scan_parquet(intact(live / "tables" / f"{name}.parquet")),
+                pl.scan_parquet(intact(parts[-1])),
                 contract.tables[name],
                 returns=any(is_return(p.stem) for p in parts),
             )
