@@ -470,6 +470,15 @@ CASES = [
         1,
     ),
     Case(
+        "headerless-file",  # issue 15 item 4: the first record's child id was echoed
+        extract({"contacts.csv": as_csv(lines("contacts")[1:])}),
+        1,
+        "missing-header",
+        "the first line is not a header row: none of its 4 fields is a column of contacts",
+        "contacts.csv",
+        1,
+    ),
+    Case(
         "missing-required-column",
         extract({"contacts.csv": as_csv([row.rsplit(",", 1)[0] for row in lines("contacts")])}),
         1,
@@ -730,6 +739,8 @@ def test_malformed_extract(case: Case, seeded: Path, tmp_path: Path, runner: Cli
 
     assert "Traceback" not in out
     assert "\x1b" not in out  # no terminal escape from the data reaches the terminal
+    if case.id == "headerless-file":  # the first record is not echoed: no child id shown
+        assert "P0001" not in out and "C100001" not in out
     assert len(out) < 50_000  # a 5 MB cell is cut short on the terminal, never dumped
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception

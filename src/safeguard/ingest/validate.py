@@ -329,6 +329,20 @@ def _map_header(
             names.setdefault(norm(alias), cname)
     positions: dict[str, int] = {}
     problems: list[dict[str, Any]] = []
+    if raw.header and not any(norm(heading) in names for heading in raw.header):
+        # not one heading is a column of the table: the first line is most likely a record
+        # (the header row left out), so its fields, a child's id among them, are not echoed
+        return positions, [
+            file_issue(
+                table.file,
+                "missing-header",
+                f"the first line is not a header row: none of its {len(raw.header)} fields is "
+                f"a column of {table_name} (expected headings such as "
+                f"{', '.join(list(table.columns)[:3])}); was the header row left out of the "
+                "export? Its fields are not shown, as they may be a child's record",
+                line=1,
+            )
+        ]
     for index, heading in enumerate(raw.header):
         known = names.get(norm(heading))
         if known is None:
