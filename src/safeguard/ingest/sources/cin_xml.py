@@ -601,6 +601,14 @@ def _stream(handle: Any, plan: _Plan, collector: _Collector) -> int:
         depth -= 1
         if level == 2 and element.tag == "Header" and header is None:
             header = element
+        elif level == 2 and element is not children:
+            # beside <Header> and <Children>: counted and reported, then freed at once (kept,
+            # thousands of them held the whole file in memory)
+            collector.stray(element, top=True)
+            element.clear(keep_tail=True)
+            parent = element.getparent()
+            if parent is not None:
+                parent.remove(element)
         elif level == 3 and children is not None and element.getparent() is children:
             if element.tag == CHILD:
                 collector.add(element)
@@ -825,8 +833,11 @@ class _Collector:
             keep_values.append(row)
         return keep_records, keep_values
 
-    def stray(self, element: Any) -> None:
-        self._note_unknown(f"{CHILDREN}/{element.tag}", element.sourceline)
+    def stray(self, element: Any, *, top: bool = False) -> None:
+        """An element inside <Children> that is not a <Child>, or (``top``) one beside
+        <Header> and <Children>."""
+        where = ROOT if top else CHILDREN
+        self._note_unknown(f"{where}/{element.tag}", element.sourceline)
 
     def _walk(self, element: Any, prefix: str) -> None:
         for sub in element:
@@ -853,7 +864,11 @@ class _Collector:
         for path, (line, count) in self.unknown.items():
             name = path.rsplit("/", 1)[-1]
             where = (
-                f"inside <{CHILDREN}>" if path.startswith(f"{CHILDREN}/") else f"at {CHILD}/{path}"
+                f"inside <{CHILDREN}>"
+                if path.startswith(f"{CHILDREN}/")
+                else f"inside <{ROOT}>, beside <Header> and <{CHILDREN}>"
+                if path.startswith(f"{ROOT}/")
+                else f"at {CHILD}/{path}"
             )
             times = "once" if count == 1 else f"{count} times"
             problems.append(
