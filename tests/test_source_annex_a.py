@@ -938,3 +938,34 @@ def test_docs_page_names_every_heading_list_and_rule(mapping: SourceMapping) -> 
     for rule in sorted(set(re.findall(r'"(annex-a-[a-z-]+)"', source))):
         assert f"`{rule}`" in page, rule
     assert "no real Annex A workbook" in page
+
+
+def test_a_workbook_larger_than_any_return_is_refused_without_exhausting_memory(
+    tmp_path: Path, mapping: SourceMapping, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15 item 7: a 10 MB workbook of 2 million junk rows reached 17 GB. Limits far
+    above a real return refuse it (here lowered, to keep the test small)."""
+    monkeypatch.setattr(annex_a, "MAX_LIST_ROWS", 50)
+    monkeypatch.setattr(annex_a, "BATCH_ROWS", 7)  # packed in batches along the way
+    row = ["1", D(2015, 9, 1), "a) 1A"]
+    path = write_book(tmp_path / "a.xlsx", {"List 1 - Contacts": [CONTACTS_HEADINGS, *[row] * 51]})
+    [converted] = annex_a.read(path, mapping)
+    [problem] = [p for p in converted.problems if p["rule"] == "annex-a-too-large"]
+    assert "more than 50 rows" in problem["message"] and problem["severity"] == "error"
+    assert converted.tables == {}
+    monkeypatch.setattr(annex_a, "MAX_LIST_ROWS", 250_000)
+    monkeypatch.setattr(annex_a, "MAX_UNZIPPED", 1000)  # the parts unpack to more than this
+    [converted] = annex_a.read(path, mapping)
+    [problem] = [p for p in converted.problems if p["rule"] == "annex-a-too-large"]
+    assert "refused unread" in problem["message"]
+
+
+def test_rows_are_packed_in_batches_and_kept_whole(
+    tmp_path: Path, mapping: SourceMapping, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(annex_a, "BATCH_ROWS", 3)
+    rows = [[str(k), D(2015, 9, k), "a) 1A"] for k in range(1, 11)]  # 10 rows, batches of 3
+    path = write_book(tmp_path / "a.xlsx", {"List 1": [CONTACTS_HEADINGS, *rows]})
+    [got] = annex_a.read(path, mapping)
+    contacts = got.tables["contacts"].frame
+    assert contacts.height == 10 and contacts["_line"].to_list() == list(range(2, 12))

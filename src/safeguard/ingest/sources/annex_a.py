@@ -50,6 +50,12 @@ FORMAT = "annex-a"
 
 ALL_LISTS = "all lists"  # a table ``source`` meaning: the common child fields of every list
 SCAN_ROWS = 30  # the heading row is looked for among a sheet's first rows
+# limits: far above any real Annex A return, far below what would exhaust a machine
+MAX_COLUMNS = 200  # cells read per row (a list has about 30 columns; a stray cell at XFD
+# would otherwise make every row 16,384 cells wide)
+MAX_LIST_ROWS = 250_000  # rows of one list (a large authority's contacts for a year: ~60,000)
+MAX_UNZIPPED = 512 * 2**20  # bytes the workbook's parts unpack to
+BATCH_ROWS = 20_000
 SNIFF_BYTES = 64 * 1024
 WINDOW_LISTS = (1, 3)  # every contact and referral received in the window (others: open cases)
 DEFAULT_WINDOW = 6  # months Annex A lists cover when no contact or referral gives the start
@@ -282,25 +288,70 @@ class _Sheet:
         return None if position is None else f"c{position}"
 
 
+class TooLarge(Exception):
+    """The workbook is larger than any Annex A return: refused before (or while) it is read,
+    so a junk or hostile file cannot take the machine's memory."""
+
+
 def _read_rows(
-    rows: Iterable[Sequence[Any]], first_line: int, positions: list[int]
+    rows: Iterable[Sequence[Any]], first_line: int, positions: list[int], where: str = ""
 ) -> pl.DataFrame:
-    """The non-blank rows from ``first_line`` on, keeping the cells at ``positions``."""
+    """The non-blank rows from ``first_line`` on, keeping the cells at ``positions``; packed
+    into polars every ``BATCH_ROWS`` rows (a Python string per cell is the memory's cost).
+    More than ``MAX_LIST_ROWS`` rows is ``TooLarge``."""
+    frames: list[pl.DataFrame] = []
     lines: list[int] = []
     cells: list[list[str | None]] = [[] for _ in positions]
+    count = 0
+
+    def pack() -> None:
+        frames.append(
+            pl.DataFrame(
+                {
+                    **{
+                        f"c{p}": pl.Series(cells[s], dtype=pl.String)
+                        for s, p in enumerate(positions)
+                    },
+                    LINE: pl.Series(lines, dtype=pl.UInt32),
+                }
+            )
+        )
+        lines.clear()
+        for column in cells:
+            column.clear()
+
     for line, row in enumerate(rows, start=first_line):
         if _blank(row):
             continue
+        count += 1
+        if count > MAX_LIST_ROWS:
+            raise TooLarge(
+                f"{where} has more than {MAX_LIST_ROWS:,} rows, more than any Annex A list "
+                "holds: the workbook is refused unread (is a sheet filled with stray rows?)"
+            )
         lines.append(line)
         width = len(row)
         for slot, position in enumerate(positions):
             cells[slot].append(cell_text(row[position]) if position < width else None)
-    return pl.DataFrame(
-        {
-            **{f"c{p}": pl.Series(cells[s], dtype=pl.String) for s, p in enumerate(positions)},
-            LINE: pl.Series(lines, dtype=pl.UInt32),
-        }
-    )
+        if len(lines) >= BATCH_ROWS:
+            pack()
+    pack()
+    return pl.concat(frames) if len(frames) > 1 else frames[0]
+
+
+def _check_size(path: Path) -> None:
+    """Refuse a workbook whose parts would unpack to more than ``MAX_UNZIPPED`` bytes (read
+    from the zip's directory, before anything is unpacked): a zip bomb, or junk."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # openpyxl's refusal names it (annex-a-unreadable)
+    if unpacked > MAX_UNZIPPED:
+        raise TooLarge(
+            f"unpacks to {unpacked / 2**20:,.0f} MB, more than the {MAX_UNZIPPED / 2**20:,.0f} "
+            "MB an Annex A workbook needs: refused unread"
+        )
 
 
 @dataclass
@@ -325,7 +376,8 @@ def _read_book(path: Path, plan: _Plan) -> _Book:
             for sheet in workbook.worksheets:
                 # some writers record wrong dimensions; read the rows that are there
                 sheet.reset_dimensions()
-                _read_sheet(path.name, sheet.title, sheet.iter_rows(values_only=True), plan, book)
+                rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+                _read_sheet(path.name, sheet.title, rows, plan, book)
         finally:
             workbook.close()
     return book
@@ -383,7 +435,7 @@ def _read_sheet(
         book.problems += problems
         return
     positions = sorted(set(heading.positions.values()))
-    frame = _read_rows(chain(top[heading.line :], rows), heading.line + 1, positions)
+    frame = _read_rows(chain(top[heading.line :], rows), heading.line + 1, positions, where)
     book.sheets[number] = _Sheet(name, number, heading, frame)
 
 
@@ -413,7 +465,14 @@ def _count_sheet(
     """A list with no table in the store: its non-blank rows below the headings, counted."""
     heading = _find_heading(top, number, plan)
     line = heading.line or _widest_row(top)
-    count = sum(not _blank(row) for row in chain(top[line:], rows))
+    count = 0
+    for row in chain(top[line:], rows):
+        count += not _blank(row)
+        if count > MAX_LIST_ROWS:
+            raise TooLarge(
+                f"List {number} has more than {MAX_LIST_ROWS:,} rows, more than any Annex A "
+                "list holds: the workbook is refused unread (is a sheet filled with stray rows?)"
+            )
     book.counted[number] = count
 
 
@@ -746,7 +805,10 @@ def read(path: Path, mapping: SourceMapping, *, month: Month | None = None) -> l
     if magic.startswith(OLE2_MAGIC):
         return _refused(path, "annex-a-old-excel", OLD_EXCEL_ADVICE, checksums, month)
     try:
+        _check_size(path)
         book = _read_book(path, plan)
+    except TooLarge as exc:
+        return _refused(path, "annex-a-too-large", str(exc), checksums, month)
     except Exception as exc:  # openpyxl raises many kinds of error on a damaged file
         return _refused(
             path,
