@@ -46,7 +46,7 @@ from safeguard.errors import ConfigError, DataError, LockedError, StoreError
 from safeguard.ingest.validate import ExtractResult
 from safeguard.models import StrictModel
 from safeguard.periods import MONTH_PATTERN, Month
-from safeguard.private import write_private_text
+from safeguard.private import private_folder, write_private_text
 from safeguard.schema import ColumnType, Contract, Table, format_validation_error
 
 CURRENT = "CURRENT"
@@ -188,13 +188,7 @@ class MergeOutcome:
 
 def _mkdir(path: Path) -> None:
     """Create a folder and any missing parents, each readable by the owner only."""
-    missing = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for folder in reversed(missing):
-        folder.mkdir(mode=DIR_MODE, exist_ok=True)
-        os.chmod(folder, DIR_MODE)
+    private_folder(path)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

@@ -335,20 +335,27 @@ def referrals_received(ctx: Context) -> pl.LazyFrame:
     )
 
 
+def count_rolling_12(
+    ctx: Context, table: str, record: str, day: str, team: str, reason: str
+) -> pl.LazyFrame:
+    """Each record dated in the 12 months ending with each month (a rate divides the count by
+    the population)."""
+    frame = ctx.table(table, day)
+    frame = rolling_12(ctx, frame.with_columns(month_of(pl.col(day)).alias("month")))
+    return records(frame, record, pl.lit(True), None, pl.lit(reason), _team(ctx, table, team), day)
+
+
 @rule("referrals_rolling_12")
 def referrals_rolling_12(ctx: Context) -> pl.LazyFrame:
-    """Referrals received in the rolling 12 months (a rate divides by the population), as
-    DfE's referrals per 10,000 count a year's referrals."""
-    r = ctx.table("referrals", "cine_referral_date")
-    r = rolling_12(ctx, r.with_columns(month_of(pl.col("cine_referral_date")).alias("month")))
-    return records(
-        r,
+    """Referrals received in the rolling 12 months, as DfE's referrals per 10,000 count a
+    year's referrals."""
+    return count_rolling_12(
+        ctx,
+        "referrals",
         "cine_referral_id",
-        pl.lit(True),
-        None,
-        pl.lit("received in the 12 months"),
-        _team(ctx, "referrals", "cine_referral_team"),
         "cine_referral_date",
+        "cine_referral_team",
+        "received in the 12 months",
     )
 
 
@@ -557,17 +564,13 @@ def s47_enquiries(ctx: Context) -> pl.LazyFrame:
 @rule("s47_rolling_12")
 def s47_rolling_12(ctx: Context) -> pl.LazyFrame:
     """S47 enquiries started in the rolling 12 months (a rate divides by the population)."""
-    s = ctx.table("s47_enquiries", "s47e_s47_start_date")
-    s = s.with_columns(month_of(pl.col("s47e_s47_start_date")).alias("month"))
-    s = rolling_12(ctx, s)
-    return records(
-        s,
+    return count_rolling_12(
+        ctx,
+        "s47_enquiries",
         "s47e_s47_enquiry_id",
-        pl.lit(True),
-        None,
-        pl.lit("started in the 12 months"),
-        _team(ctx, "s47_enquiries", "s47e_team"),
         "s47e_s47_start_date",
+        "s47e_team",
+        "started in the 12 months",
     )
 
 
