@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import re
 import shutil
@@ -873,3 +874,40 @@ def test_elapsed_counts_working_days_after_a_up_to_b(
         for a, b in pairs
     ]
     assert calendar.elapsed(starts, ends).tolist() == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_refused_without_being_read(tmp_path: Path, runner: CliRunner) -> None:
+    """Issue 15 item 7: a named pipe called compliments.csv blocked run forever while it held
+    the store's lock, so every later cron run exited 75."""
+    folder = tmp_path / "raw" / MONTH
+    folder.mkdir(parents=True)
+    mark_demo_folder(tmp_path / "raw")
+    extract({"contacts.csv": CONTACTS})(folder)
+    os.mkfifo(folder / "compliments.csv")  # nothing ever writes to it: reading would block
+    result = runner.invoke(
+        cli,
+        ["--pipelines", str(PIPELINES), "ingest", str(folder), "--processed-dir",
+         str(tmp_path / "processed")],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "is a named pipe, not a file: not read" in " ".join(result.output.split())
+
+
+def test_a_header_of_a_million_columns_is_refused_before_parsing(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """Issue 15 item 7: a million-column header aborted polars (exit 134, a Rust backtrace)."""
+    folder = tmp_path / "raw" / MONTH
+    folder.mkdir(parents=True)
+    mark_demo_folder(tmp_path / "raw")
+    wide = ",".join(f"c{i}" for i in range(1_000_000))
+    extract({"contacts.csv": wide + "\n" + ",".join("x" * 1_000_000) + "\n"})(folder)
+    result = runner.invoke(
+        cli,
+        ["--pipelines", str(PIPELINES), "ingest", str(folder), "--processed-dir",
+         str(tmp_path / "processed")],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    flat = " ".join(result.output.split())
+    assert "has 1,000,000 columns in its header, more than the 1,000" in flat

@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,6 +193,7 @@ def _read_plain(data: bytes) -> RawCsv | None:
     header_end = data.index(b"\n")
     header = data[:header_end].rstrip(b"\r").decode("utf-8", errors="replace").split(",")
     ncols = len(header)
+    _check_width(ncols)
     records = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if (
         ncols < 2
@@ -262,6 +264,7 @@ def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
                     1,
                 )
     ncols = len(header)
+    _check_width(ncols)
     _refuse_ragged(
         np.flatnonzero(fields[1:] > ncols) + 1,
         fields,
@@ -317,7 +320,42 @@ def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
     return RawCsv(header=header, frame=frame, sha256=digest, blank_lines=blank_lines)
 
 
-def read_csv_file(path: Path, encoding: str | None = None) -> RawCsv:
-    if path.is_dir():
+MAX_COLUMNS = 1_000
+"""Columns a header may have: an extract table has about 20. A million-column header made the
+parser abort the process (exit 134)."""
+
+
+def _check_width(ncols: int) -> None:
+    if ncols > MAX_COLUMNS:
+        raise FileProblem(
+            "too-many-columns",
+            f"has {ncols:,} columns in its header, more than the {MAX_COLUMNS:,} any extract "
+            "table needs: refused unread (is the first line a whole file joined up?)",
+            1,
+        )
+
+
+def regular_file(path: Path) -> None:
+    """Refuse what is not a regular file without opening it: a folder, and a named pipe,
+    device or socket, whose reading would wait forever (holding the store's lock) or never
+    end."""
+    try:
+        kind = path.stat().st_mode
+    except OSError as exc:
+        raise FileProblem("unreadable", f"cannot be read: {exc.strerror}") from None
+    if stat.S_ISDIR(kind):
         raise FileProblem("not-csv", "is a folder, not a file")
+    if not stat.S_ISREG(kind):
+        what = (
+            "a named pipe"
+            if stat.S_ISFIFO(kind)
+            else "a socket"
+            if stat.S_ISSOCK(kind)
+            else "a device"
+        )
+        raise FileProblem("not-a-file", f"is {what}, not a file: not read")
+
+
+def read_csv_file(path: Path, encoding: str | None = None) -> RawCsv:
+    regular_file(path)
     return read_csv_bytes(path.read_bytes(), encoding)

@@ -769,6 +769,8 @@ def _refused(
 def sniff(path: Path) -> bool:
     """True for an .xlsx whose sheet names name Annex A lists (two lists, or one 'List N'),
     and for an old .xls that looks like one (so reading it can say how to convert it)."""
+    if not path.is_file():  # a folder, or a pipe or device: never opened to look
+        return False
     try:
         with path.open("rb") as handle:
             head = handle.read(SNIFF_BYTES)

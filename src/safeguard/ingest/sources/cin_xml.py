@@ -83,6 +83,8 @@ _LINK = re.compile(r"id\(\s*([a-z0-9_]+)\s*,\s*([^)]*?)\s*\)")
 def sniff(path: Path) -> bool:
     """True when the file starts like a CIN census message: root ``<Message>`` and
     ``<Collection>CIN</Collection>`` within its first 64 KB. Never raises."""
+    if not path.is_file():  # a folder, or a pipe or device: never opened to look
+        return False
     try:
         with path.open("rb") as handle:
             head = handle.read(SNIFF_BYTES)
