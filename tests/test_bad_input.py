@@ -9,6 +9,7 @@ a run that quarantines rows (exit 0) must say so.
 
 from __future__ import annotations
 
+import csv as csv_module
 import io
 import json
 import os
@@ -911,3 +912,42 @@ def test_a_header_of_a_million_columns_is_refused_before_parsing(
     assert result.exit_code == 1, result.output
     flat = " ".join(result.output.split())
     assert "has 1,000,000 columns in its header, more than the 1,000" in flat
+
+
+# --- a property: whatever a field or heading holds, a clean exit and nothing acted on ------
+
+FIELD_TEXT = st.one_of(
+    st.text(max_size=40),  # any code points, control characters included
+    st.sampled_from(["[/bold]", "[/]", "[red]x[/red]", "\x1b[2J", "=1+1", "\r", "\x00", "\ufeff"]),
+    st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    line=st.integers(min_value=1, max_value=ROWS + 1),  # 1: the header
+    column=st.integers(min_value=0, max_value=3),
+    text=FIELD_TEXT,
+)
+def test_any_field_or_heading_gives_a_clean_exit(line: int, column: int, text: str) -> None:
+    """Issue 15: random text and markup in any field or heading of contacts.csv: exit 0 or 1,
+    never a traceback, never a terminal escape, never a child's id on the terminal."""
+    fields = lines("contacts")
+    cells = next(csv_module.reader([fields[line - 1]]))
+    cells[column] = text
+    buffer = io.StringIO()
+    csv_module.writer(buffer, lineterminator="").writerow(cells)
+    fields[line - 1] = buffer.getvalue()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "raw" / MONTH
+        folder.mkdir(parents=True)
+        mark_demo_folder(Path(tmp) / "raw")
+        extract({"contacts.csv": as_csv(fields)})(folder)
+        result = CliRunner().invoke(
+            cli, ["--pipelines", str(PIPELINES), "validate", str(folder)], catch_exceptions=True
+        )
+    out = result.output
+    assert result.exit_code in (0, 1), (result.exit_code, out[-2000:], result.exception)
+    assert "Traceback" not in out and "\x1b" not in out
+    shown = re.findall(r"\bP0\d{3}\b", out)
+    assert not [found for found in shown if found not in text], out[-2000:]
