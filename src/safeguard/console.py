@@ -87,6 +87,15 @@ def show_report(report: ValidationReport, contract: Contract, out: Console) -> N
         out.print(f"Checks not run ({len(report.checks_not_run)}), their other table missing:")
         for line in report.checks_not_run:
             out.print(f"  {line}")
+    if report.store is not None:  # references also looked up in the processed store
+        found = sum(report.found_in_store.values())
+        out.print(
+            f"References looked up in this extract and the store ({report.store}): "
+            f"{found:,} row{' refers' if found == 1 else 's refer'} to a record only the "
+            "store holds" + (":" if found else ".")
+        )
+        for where, rows in sorted(report.found_in_store.items()):
+            out.print(f"  {where}: {rows:,}")
     if report.issues.height == 0:
         out.print("No problems found.")
         return

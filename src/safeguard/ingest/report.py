@@ -84,6 +84,11 @@ class ValidationReport:
     issues: pl.DataFrame
     checks_not_run: list[str] = field(default_factory=list)
     encoding: str | None = None  # as named with --encoding; None is UTF-8
+    # references were also looked up in the processed store: what it held (None: not consulted)
+    store: str | None = None
+    # rows whose reference only the store holds (an earlier extract's record), by
+    # "<file> <column>": accepted, and counted so the report says so
+    found_in_store: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected(self) -> bool:
@@ -123,12 +128,19 @@ class ValidationReport:
             "quarantined_rows": self.quarantined,
             "missing_tables": self.missing_tables,
             "checks_not_run": self.checks_not_run,
+            "references_found_only_in_store": dict(sorted(self.found_in_store.items())),
             "tables": {name: asdict(outcome) for name, outcome in sorted(self.tables.items())},
         }
 
-    def to_json(self) -> str:
+    def to_json(self, *, consulted: bool = False) -> str:
+        """The report as JSON. ``consulted`` adds which store references were looked up in:
+        for the user's --report-json, never the store's own copy, whose bytes must not depend
+        on where the store is or what it held before (store.py's invariants)."""
+        summary = self.summary()
+        if consulted:
+            summary["references_store"] = self.store
         payload = {
-            "summary": self.summary(),
+            "summary": summary,
             "issues": self.issues.select([*REPORT_COLUMNS, "level"]).to_dicts(),
         }
         return json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n"
@@ -138,6 +150,6 @@ class ValidationReport:
 
     def write(self, json_path: Path | None, csv_path: Path | None) -> None:
         if json_path is not None:
-            json_path.write_text(self.to_json(), encoding="utf-8")
+            json_path.write_text(self.to_json(consulted=True), encoding="utf-8")
         if csv_path is not None:
             csv_path.write_text(self.to_csv(), encoding="utf-8")
