@@ -142,6 +142,31 @@ def test_a_reference_neither_holds_is_quarantined_naming_file_line_column_value(
     ]
 
 
+def test_an_assessment_is_checked_against_the_date_of_a_referral_only_the_store_holds(
+    write_extract: WriteExtract, tmp_path: Path, contract: Contract
+) -> None:
+    # R1 (15 October 2013) is in the store only; A1 says it started on 10 October, before its
+    # referral: DfE's rule 1103, as if R1 were in the extract. A2's R2 is in the extract.
+    store = tmp_path / "processed"
+    september = write_extract("2015-09", person=PERSON, referrals=REFERRALS_SEP)
+    assert ingest(september, SEP, contract, store).action == "written"
+    october = write_extract(
+        "2015-10",
+        person=PERSON,
+        referrals=REFERRALS_OCT,
+        assessments=ASSESSMENTS_OCT.replace("2013-11-04", "2013-10-10"),
+    )
+    report = validate(october, OCT, contract, processed=store)
+    found = report.issues.filter(pl.col("level") == "row")
+    assert found.select("file", "line", "column", "value", "rule").rows() == [
+        ("assessments.csv", 2, "cina_assessment_start_date", "2013-10-10", "1103")
+    ]
+    assert found["message"][0].endswith(
+        "referrals.csv cine_referral_date 2013-10-15 (held in the store)"
+    )
+    assert report.found_in_store == {"assessments.csv cina_referral_id": 1}
+
+
 def test_a_store_holding_other_referrals_still_quarantines_a_missing_one(
     write_extract: WriteExtract, tmp_path: Path, contract: Contract
 ) -> None:

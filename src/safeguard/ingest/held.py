@@ -54,19 +54,24 @@ def store_held(
     pseudonymised = manifest.pseudonym_key is not None
     usable = key if pseudonymised and fingerprint(key) == manifest.pseudonym_key else None
 
-    def ids(table: str) -> pl.LazyFrame | None:
-        """The store's ids of ``table`` (as ``KEY``), lazily; None when it holds none."""
-        column = contract.tables[table].id
-        if replacing:
-            parts = [p for p in _version_parts(generation / "versions" / table) if p.stem != this]
-            return pl.scan_parquet(parts).select(pl.col(column).alias(KEY)) if parts else None
-        scan = store.scan(table)
-        return None if scan is None else scan.select(pl.col(column).alias(KEY))
+    def rows(table: str) -> pl.LazyFrame | None:
+        """The store's records of ``table``, typed, lazily; None when it holds none. When
+        this month is being replaced, every other source's newest version of each id."""
+        if not replacing:
+            return store.scan(table)
+        parts = [p for p in _version_parts(generation / "versions" / table) if p.stem != this]
+        if not parts:
+            return None
+        # parts are in precedence order, lowest first, so an id's last row is its newest
+        return pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed").unique(
+            subset=[contract.tables[table].id], keep="last", maintain_order=True
+        )
 
     def not_held(table: str, candidates: pl.LazyFrame) -> pl.LazyFrame | None:
-        held = ids(table)
-        if held is None:
+        found = rows(table)
+        if found is None:
             return None
+        held = found.select(pl.col(contract.tables[table].id).alias(KEY))
         name = candidates.collect_schema().names()[0]
         target = contract.tables[table]
         keyed = candidates.with_columns(pl.col(name).alias(KEY))
@@ -96,4 +101,11 @@ def store_held(
         )
     count = len(others)
     label = f"{processed}, holding {count} other extract{'s' if count != 1 else ''}"
-    return StoreHeld(label, not_held, previous, not_checked)
+
+    def records(table: str) -> pl.LazyFrame | None:
+        target = contract.tables[table]
+        if pseudonymised and target.columns[target.id].person_id:
+            return None  # the store's ids are pseudonyms: not comparable with the extract's
+        return rows(table)
+
+    return StoreHeld(label, not_held, previous, not_checked, records)

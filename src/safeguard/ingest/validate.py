@@ -127,6 +127,8 @@ class StoreHeld:
     previous: dict[str, tuple[str, int]] = field(default_factory=dict)
     # references the store cannot answer (its child ids are pseudonymised under another key)
     not_checked: list[str] = field(default_factory=list)
+    # a table's records as the store holds them, typed (lazily); None when it holds none
+    records: Callable[[str], pl.LazyFrame | None] = lambda table: None
 
 
 # --- parsing expressions -------------------------------------------------------------------
@@ -567,6 +569,30 @@ def _cross_checks(
                 pl.col(across.not_before).alias("__limit_text"),
             )
         )
+        stored = store.records(across.table) if store is not None else None
+        if stored is not None:
+            # a record only the store holds is checked against too (its typed date), for the
+            # ids this extract does not hold at all
+            limit = pl.col(across.not_before)
+            if other.columns[across.not_before].type is ColumnType.DATETIME:
+                limit = limit.dt.date()
+            right = pl.concat(
+                [
+                    right,
+                    stored.select(
+                        pl.col(other.id).alias("__key"),
+                        limit.alias("__limit"),
+                        (limit.cast(pl.String) + " (held in the store)").alias("__limit_text"),
+                    )
+                    .join(
+                        frames[across.table].lazy().select(pl.col(other.id).alias("__key")),
+                        on="__key",
+                        how="anti",
+                    )
+                    # one row per id, or the left join below would add rows
+                    .unique(subset=["__key"], keep="first"),
+                ]
+            )
         mine = _as_date(across.column, table.columns[across.column])
         wrong = mine <= pl.col("__limit") if across.strictly_after else mine < pl.col("__limit")
         flag = f"__x{len(checks)}:{across.column}"
