@@ -401,3 +401,11 @@ def test_a_table_that_held_many_rows_last_month_and_none_now_warns_louder(
     by_month = {row["month"]: row["value"] for row in series.to_dicts()}
     assert by_month[SEP.first_day] == before
     assert by_month[OCT.first_day] == 0
+
+
+def test_the_new_rule_codes_are_in_the_readme_rule_table() -> None:
+    readme = (PIPELINES.parent / "README.md").read_text()
+    for code, severity in (("header-only", "error"), ("no-rows", "warning")):
+        assert f"| `{code}` | {severity} | file |" in readme
+    assert "| `rows-vanished` | warning | file |" in readme
+    assert f"had {VANISHED_ROWS} or more rows of that table" in readme
