@@ -403,6 +403,31 @@ def test_a_table_that_held_many_rows_last_month_and_none_now_warns_louder(
     assert by_month[OCT.first_day] == 0
 
 
+def test_strict_lets_a_quiet_month_through_but_not_a_vanished_table(
+    write_extract: WriteExtract, runner: CliRunner, tmp_path: Path
+) -> None:
+    # cron runs --strict: a header-only complaints.csv with no history (no-rows) still loads;
+    # after 2015-09's 12 complaints (rows-vanished) it is refused, and nothing is written
+    quiet = write_extract(
+        "2015-10", root=tmp_path / "quiet", person=PERSON, complaints=COMPLAINTS_HEADER + "\n"
+    )
+    code, out = run(
+        runner, "ingest", str(quiet), "--processed-dir", str(tmp_path / "a"), "--strict"
+    )
+    assert code == 0, out
+    assert "Loaded 2015-10: 2 rows, 0 quarantined." in out
+
+    store = tmp_path / "b"
+    september = write_extract("2015-09", person=PERSON, complaints=complaints(12))
+    code, _ = run(runner, "ingest", str(september), "--processed-dir", str(store))
+    assert code == 0
+    october = write_extract("2015-10", person=PERSON, complaints=COMPLAINTS_HEADER + "\n")
+    code, out = run(runner, "ingest", str(october), "--processed-dir", str(store), "--strict")
+    assert code == 1, out
+    assert "--strict: 1 problem(s) in 2015-10; nothing was written" in out
+    assert "rows-vanished" in out
+
+
 def test_the_new_rule_codes_are_in_the_readme_rule_table() -> None:
     readme = (PIPELINES.parent / "README.md").read_text()
     for code, severity in (("header-only", "error"), ("no-rows", "warning")):

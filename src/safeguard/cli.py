@@ -215,7 +215,7 @@ def _check_options(func: Any) -> Any:
         setting(
             "--strict/--no-strict",
             "strict",
-            "Any error or warning refuses the whole extract (for cron).",
+            "Any error or warning (but no-rows) refuses the whole extract (for cron).",
         ),
         click.option(
             "--report-json",
@@ -279,7 +279,8 @@ def _finish(
                 "nothing was written"
             )
         raise DataError(
-            f"--strict: {report.issues.height} problem(s) in {report.extract}; nothing was written"
+            f"--strict: {report.strict_problems} problem(s) in {report.extract}; nothing was "
+            "written"
         )
 
 

@@ -251,8 +251,8 @@ def progress_bar(*, enabled: bool) -> Iterator[Callable[[str, int, int], None] |
 def verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> str:
     if report.rejected:
         return f"Refused: {report.extract} has file-level errors; nothing was written."
-    if strict and report.issues.height:
-        return f"Refused (--strict): {report.issues.height} problem(s); nothing was written."
+    if strict and report.strict_problems:
+        return f"Refused (--strict): {report.strict_problems} problem(s); nothing was written."
     rows = sum(t.loaded for t in report.tables.values())
     quarantined = report.quarantined
     if dry_run:

@@ -25,6 +25,10 @@ ISSUE_SCHEMA: dict[str, pl.DataType] = {
     "message": pl.String(),
 }
 REPORT_COLUMNS = ["file", "line", "column", "value", "rule", "severity", "message"]
+# warnings --strict lets through: a header-only table other than person.csv (``no-rows``) is
+# a quiet month in a small authority, not a fault, so cron's `run --strict` still loads it
+# (issue 14; its louder form ``rows-vanished`` is refused like any other warning)
+STRICT_ALLOWS = frozenset({"no-rows"})
 
 
 def issues_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -112,11 +116,17 @@ class ValidationReport:
     def quarantined(self) -> int:
         return sum(t.quarantined for t in self.tables.values())
 
+    @property
+    def strict_problems(self) -> int:
+        """The problems --strict refuses an extract for: all but ``STRICT_ALLOWS``."""
+        return self.issues.filter(~pl.col("rule").is_in(sorted(STRICT_ALLOWS))).height
+
     def passes(self, *, strict: bool) -> bool:
-        """Whether ingest may write: no file-level error; under --strict, no problem at all."""
+        """Whether ingest may write: no file-level error; under --strict, no problem at all
+        (but ``STRICT_ALLOWS``)."""
         if self.rejected:
             return False
-        return not (strict and self.issues.height)
+        return not (strict and self.strict_problems)
 
     def summary(self) -> dict[str, Any]:
         return {
