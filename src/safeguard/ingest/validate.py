@@ -121,7 +121,7 @@ class StoreHeld:
     """What the processed store already holds, for the checks that consult it. Built from the
     store by ``safeguard.ingest.held`` (validation never opens the store itself)."""
 
-    label: str  # what the report says was consulted ("data/processed: 2 extracts")
+    label: str  # what the report says was consulted ("data/processed, holding 2 other extracts")
     not_held: NotHeld
     # table -> (the newest earlier monthly extract holding it, the rows its file had)
     previous: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -502,6 +502,7 @@ def _cross_checks(
         needed += [across.via, across.column + PARSED]
     lf = frame.lazy().select([c for c in dict.fromkeys(needed) if c in frame.columns])
     checks: list[Check] = []
+    only_in_store: dict[str, pl.Series] = {}  # reference column -> ids only the store holds
 
     def skipped(what: str, target: str) -> None:
         not_run.append(f"{planned.file} {what}: {contract.tables[target].file} was not read")
@@ -533,6 +534,7 @@ def _cross_checks(
             if rest is not None:
                 remaining = rest.collect().get_column(cname)
                 found = dangling.filter(~dangling.is_in(remaining.implode()))
+                only_in_store[cname] = found
                 dangling = remaining
                 rows = int(frame.get_column(cname).is_in(found.implode()).sum())
                 if rows and found_in_store is not None:
@@ -569,25 +571,23 @@ def _cross_checks(
                 pl.col(across.not_before).alias("__limit_text"),
             )
         )
-        stored = store.records(across.table) if store is not None else None
+        stored = None
+        if store is not None and across.via in only_in_store and only_in_store[across.via].len():
+            stored = store.records(across.table)
         if stored is not None:
-            # a record only the store holds is checked against too (its typed date), for the
-            # ids this extract does not hold at all
+            # the records the reference check found only in the store are checked against
+            # too, by their typed date (a filter on a few ids, pushed into the parquet scan)
             limit = pl.col(across.not_before)
             if other.columns[across.not_before].type is ColumnType.DATETIME:
                 limit = limit.dt.date()
             right = pl.concat(
                 [
                     right,
-                    stored.select(
+                    stored.filter(pl.col(other.id).is_in(only_in_store[across.via].implode()))
+                    .select(
                         pl.col(other.id).alias("__key"),
                         limit.alias("__limit"),
                         (limit.cast(pl.String) + " (held in the store)").alias("__limit_text"),
-                    )
-                    .join(
-                        frames[across.table].lazy().select(pl.col(other.id).alias("__key")),
-                        on="__key",
-                        how="anti",
                     )
                     # one row per id, or the left join below would add rows
                     .unique(subset=["__key"], keep="first"),
