@@ -422,6 +422,12 @@ def test_strict_lets_a_quiet_month_through_but_not_a_vanished_table(
     code, _ = run(runner, "ingest", str(september), "--processed-dir", str(store))
     assert code == 0
     october = write_extract("2015-10", person=PERSON, complaints=COMPLAINTS_HEADER + "\n")
+    code, out = run(runner, "validate", str(october), "--processed-dir", str(store))
+    assert code == 0, out
+    assert (
+        "Check before the paper goes out: complaints.csv has no rows, though the previous "
+        "extract had many (rows-vanished)"
+    ) in out
     code, out = run(runner, "ingest", str(october), "--processed-dir", str(store), "--strict")
     assert code == 1, out
     assert "--strict: 1 problem(s) in 2015-10; nothing was written" in out

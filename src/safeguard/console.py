@@ -84,7 +84,8 @@ def show_report(report: ValidationReport, contract: Contract, out: Console) -> N
     if report.missing_tables:
         out.print(f"Not in this extract: {', '.join(report.missing_tables)}")
     if report.checks_not_run:
-        out.print(f"Checks not run ({len(report.checks_not_run)}), their other table missing:")
+        # their other table missing, or (issue 14) a pseudonymised store without its key
+        out.print(f"Checks not run ({len(report.checks_not_run)}):")
         for line in report.checks_not_run:
             out.print(f"  {line}")
     if report.store is not None:  # references also looked up in the processed store
@@ -255,14 +256,23 @@ def verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> st
         return f"Refused (--strict): {report.strict_problems} problem(s); nothing was written."
     rows = sum(t.loaded for t in report.tables.values())
     quarantined = report.quarantined
+    # the louder header-only warning (issue 14) is repeated under the verdict
+    vanished = sorted(set(report.issues.filter(pl.col("rule") == "rows-vanished")["file"]))
+    louder = (
+        f"\nCheck before the paper goes out: {', '.join(vanished)} "
+        f"{'has' if len(vanished) == 1 else 'have'} no rows, though the previous extract had "
+        "many (rows-vanished): re-extract if that is wrong."
+        if vanished
+        else ""
+    )
     if dry_run:
         return (
             f"Valid: {rows:,} rows would load, {quarantined:,} would be quarantined "
-            f"(validate writes nothing)."
+            f"(validate writes nothing).{louder}"
         )
     if action == "unchanged":
         return f"Unchanged: extract {report.month} is already in the store with the same files."
-    return f"Loaded {report.month}: {rows:,} rows, {quarantined:,} quarantined."
+    return f"Loaded {report.month}: {rows:,} rows, {quarantined:,} quarantined.{louder}"
 
 
 def show_returns(
