@@ -66,6 +66,8 @@ def issues(path: Path) -> list[dict[str, object]]:
 def test_a_reference_only_the_store_holds_is_accepted_and_counted(
     write_extract: WriteExtract, runner: CliRunner, tmp_path: Path
 ) -> None:
+    # answer: with 2015-09 in the store, A1's R1 is found there; nothing is quarantined, the
+    # 5 rows (2 person, 1 referral, 2 assessments) load, and 1 row is counted as store-only
     store = tmp_path / "processed"
     september = write_extract("2015-09", person=PERSON, referrals=REFERRALS_SEP)
     october = write_extract("2015-10", **OCTOBER)
@@ -104,6 +106,7 @@ def test_a_reference_only_the_store_holds_is_accepted_and_counted(
 def test_a_reference_neither_holds_is_quarantined_naming_file_line_column_value(
     write_extract: WriteExtract, runner: CliRunner, tmp_path: Path
 ) -> None:
+    # answer: with the store empty, A1 (line 2) is reference-not-found on cina_referral_id R1
     store = tmp_path / "processed"  # empty: no extract before October
     october = write_extract("2015-10", **OCTOBER)
 
