@@ -29,9 +29,9 @@ NO_LIMIT = 1.0
 FILE_LEVEL = {
     "unknown-column", "missing-column", "duplicate-column", "unknown-file", "duplicate-file",
     "no-tables", "quarantine-threshold", "empty-file", "header-only", "ragged-row", "not-csv",
-    "not-utf8",
+    "not-utf8", "no-rows", "rows-vanished",
 }  # fmt: skip
-WARNING_RULES = {"unknown-column", "unknown-file"}
+WARNING_RULES = {"unknown-column", "unknown-file", "no-rows", "rows-vanished"}
 # Row checks the contract gives severity: warning, as (file, column, rule).
 WARNING_CHECKS = {
     ("contacts.csv", "cont_decision_datetime", "date-order"),
@@ -916,7 +916,14 @@ CASES = [
         ],
     ),
     case("empty-file", {"person": b""}, [("person.csv", None, None, "empty-file")]),
-    case("header-only", {"contacts": CONTACTS}, [("contacts.csv", None, None, "header-only")]),
+    # a header-only table loads empty with a warning on its header line; only person.csv is
+    # refused (rows-vanished needs a store: tests/test_store_references.py)
+    case("header-only", {"contacts": CONTACTS}, [("contacts.csv", 1, None, "no-rows")]),
+    case(
+        "header-only-person",
+        {"person": "pers_person_id,pers_sex"},
+        [("person.csv", None, None, "header-only")],
+    ),
     case(
         "ragged-row",
         {

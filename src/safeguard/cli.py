@@ -271,7 +271,7 @@ def _check_options(func: Any) -> Any:
         setting(
             "--strict/--no-strict",
             "strict",
-            "Any error or warning refuses the whole extract (for cron).",
+            "Any error or warning (but no-rows) refuses the whole extract (for cron).",
         ),
         click.option(
             "--report-json",
@@ -335,13 +335,15 @@ def _finish(
                 "nothing was written"
             )
         raise DataError(
-            f"--strict: {report.issues.height} problem(s) in {report.extract}; nothing was written"
+            f"--strict: {report.strict_problems} problem(s) in {report.extract}; nothing was "
+            "written"
         )
 
 
 @cli.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @_check_options
+@setting("--processed-dir", "processed_dir", "The processed store (read, never written).")
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -352,11 +354,13 @@ def validate(
     strict: bool | None,
     report_json: Path | None,
     report_csv: Path | None,
+    processed_dir: Path | None,
 ) -> None:
     """Check an extract folder (or one of its files) and write nothing to the store.
 
     Exits 1 when ingest would refuse the extract (a file-level error, or any problem with
-    --strict).
+    --strict). A reference the extract does not hold is looked up in the processed store,
+    when there is one, as ingest does; the report says how many were found only there.
 
     \b
     safeguard validate data/raw/2015-10 --report-csv problems.csv
@@ -366,7 +370,12 @@ def validate(
     from safeguard.ingest.sources import detect
     from safeguard.ingest.stage import validate as run_validate
 
-    project = _session(ctx).project(encoding=encoding, max_quarantine=max_quarantine, strict=strict)
+    project = _session(ctx).project(
+        encoding=encoding,
+        max_quarantine=max_quarantine,
+        strict=strict,
+        processed_dir=processed_dir,
+    )
     settings = project.settings
     format_name = detect(path)
     if format_name is not None:  # a statutory return: checked as ingest would, nothing written
@@ -385,6 +394,7 @@ def validate(
         encoding=settings.encoding,
         max_quarantine=settings.max_quarantine,
         authority=project.authority,
+        processed=settings.processed_dir,  # issue 14: references looked up in the store too
     )
     said = verdict(report, settings.strict, dry_run=True)
     _finish(report, contract, settings.strict, said, report_json, report_csv)

@@ -112,9 +112,19 @@ def show_report(report: ValidationReport, contract: Contract, out: Console) -> N
     if report.missing_tables:
         out.print(f"Not in this extract: {', '.join(report.missing_tables)}")
     if report.checks_not_run:
-        out.print(f"Checks not run ({len(report.checks_not_run)}), their other table missing:")
+        # their other table missing, or (issue 14) a pseudonymised store without its key
+        out.print(f"Checks not run ({len(report.checks_not_run)}):")
         for line in report.checks_not_run:
             out.print(f"  {line}")
+    if report.store is not None:  # references also looked up in the processed store
+        found = sum(report.found_in_store.values())
+        out.print(
+            f"References looked up in this extract and the store ({report.store}): "
+            f"{found:,} row{' refers' if found == 1 else 's refer'} to a record only the "
+            "store holds" + (":" if found else ".")
+        )
+        for where, rows in sorted(report.found_in_store.items()):
+            out.print(f"  {where}: {rows:,}")
     if report.issues.height == 0:
         out.print("No problems found.")
         return
@@ -281,18 +291,27 @@ def progress_bar(*, enabled: bool) -> Iterator[Callable[[str, int, int], None] |
 def verdict(report: Any, strict: bool, *, dry_run: bool, action: str = "") -> str:
     if report.rejected:
         return f"Refused: {report.extract} has file-level errors; nothing was written."
-    if strict and report.issues.height:
-        return f"Refused (--strict): {report.issues.height} problem(s); nothing was written."
+    if strict and report.strict_problems:
+        return f"Refused (--strict): {report.strict_problems} problem(s); nothing was written."
     rows = sum(t.loaded for t in report.tables.values())
     quarantined = report.quarantined
+    # the louder header-only warning (issue 14) is repeated under the verdict
+    vanished = sorted(set(report.issues.filter(pl.col("rule") == "rows-vanished")["file"]))
+    louder = (
+        f"\nCheck before the paper goes out: {', '.join(vanished)} "
+        f"{'has' if len(vanished) == 1 else 'have'} no rows, though the previous extract had "
+        "many (rows-vanished): re-extract if that is wrong."
+        if vanished
+        else ""
+    )
     if dry_run:
         return (
             f"Valid: {rows:,} rows would load, {quarantined:,} would be quarantined "
-            f"(validate writes nothing)."
+            f"(validate writes nothing).{louder}"
         )
     if action == "unchanged":
         return f"Unchanged: extract {report.month} is already in the store with the same files."
-    return f"Loaded {report.month}: {rows:,} rows, {quarantined:,} quarantined."
+    return f"Loaded {report.month}: {rows:,} rows, {quarantined:,} quarantined.{louder}"
 
 
 def show_returns(

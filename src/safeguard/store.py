@@ -13,7 +13,11 @@ An ingest builds the next generation in a ``.tmp-*`` folder (files it does not c
 hard-linked from the live one), then swaps ``CURRENT``. A crash or a refusal before the swap
 leaves the live generation untouched; leftovers are removed by the next run under the lock.
 The generation's name is a hash of its manifest, and the manifest is a pure function of the
-set of extracts ingested, so ingesting in any order, or twice, gives the same bytes.
+set of extracts ingested, so ingesting in any order, or twice, gives the same bytes. (What an
+extract's validation quarantines can depend on the store: a reference the extract lacks is
+looked up in the records the store holds, ``ingest.held``. Extracts whose references resolve
+the same way in every order give the same bytes in every order; ``safeguard run`` ingests in
+month order. The stored validation report leaves out where the store is.)
 """
 
 from __future__ import annotations

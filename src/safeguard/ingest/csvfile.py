@@ -30,14 +30,26 @@ REEXPORT_HINT = (
 
 
 class FileProblem(Exception):
-    """A file-level problem: the file cannot be taken at all."""
+    """A file-level problem: the file cannot be taken at all.
 
-    def __init__(self, rule: str, message: str, line: int | None = None, value: str | None = None):
+    A ``header-only`` problem carries the file as read (``raw``: its header, no rows), so a
+    caller that takes an empty table (an extract's complaints.csv in a month with none) can.
+    """
+
+    def __init__(
+        self,
+        rule: str,
+        message: str,
+        line: int | None = None,
+        value: str | None = None,
+        raw: RawCsv | None = None,
+    ):
         super().__init__(message)
         self.rule = rule
         self.message = message
         self.line = line
         self.value = value
+        self.raw = raw
 
 
 @dataclass(frozen=True)
@@ -222,7 +234,8 @@ def _read_plain(data: bytes) -> RawCsv | None:
     blank = pl.all_horizontal(pl.col(names).is_null() | (pl.col(names) == ""))
     blank_lines = int(frame.select(blank.sum()).item())
     if blank_lines == frame.height:
-        raise FileProblem("header-only", "has a header but no rows")
+        empty = RawCsv(header, frame.clear(), sha256_of(whole), blank_lines)
+        raise FileProblem("header-only", "has a header but no rows", raw=empty)
     if blank_lines:
         frame = frame.filter(~blank)
     return RawCsv(header=header, frame=frame, sha256=sha256_of(whole), blank_lines=blank_lines)
@@ -279,10 +292,12 @@ def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
         ncols,
         "a truncated line, or a different separator",
     )
-    if not (~blank[1:]).any():
-        raise FileProblem("header-only", "has a header but no rows")
-
     names = [str(i) for i in range(ncols)]
+    if not (~blank[1:]).any():
+        schema = {**{name: pl.String() for name in names}, LINE: pl.UInt32()}
+        empty = RawCsv(header, pl.DataFrame(schema=schema), digest, int(blank[1:].sum()))
+        raise FileProblem("header-only", "has a header but no rows", raw=empty)
+
     # polars takes the column count from the first line, so give it a header of our own
     body = (",".join(names) + "\n").encode() + data[header_end + 1 :]
     try:

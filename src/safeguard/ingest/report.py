@@ -26,6 +26,10 @@ ISSUE_SCHEMA: dict[str, pl.DataType] = {
     "message": pl.String(),
 }
 REPORT_COLUMNS = ["file", "line", "column", "value", "rule", "severity", "message"]
+# warnings --strict lets through: a header-only table other than person.csv (``no-rows``) is
+# a quiet month in a small authority, not a fault, so cron's `run --strict` still loads it
+# (issue 14; its louder form ``rows-vanished`` is refused like any other warning)
+STRICT_ALLOWS = frozenset({"no-rows"})
 
 
 def issues_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -85,6 +89,11 @@ class ValidationReport:
     issues: pl.DataFrame
     checks_not_run: list[str] = field(default_factory=list)
     encoding: str | None = None  # as named with --encoding; None is UTF-8
+    # references were also looked up in the processed store: what it held (None: not consulted)
+    store: str | None = None
+    # rows whose reference only the store holds (an earlier extract's record), by
+    # "<file> <column>": accepted, and counted so the report says so
+    found_in_store: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected(self) -> bool:
@@ -108,11 +117,17 @@ class ValidationReport:
     def quarantined(self) -> int:
         return sum(t.quarantined for t in self.tables.values())
 
+    @property
+    def strict_problems(self) -> int:
+        """The problems --strict refuses an extract for: all but ``STRICT_ALLOWS``."""
+        return self.issues.filter(~pl.col("rule").is_in(sorted(STRICT_ALLOWS))).height
+
     def passes(self, *, strict: bool) -> bool:
-        """Whether ingest may write: no file-level error; under --strict, no problem at all."""
+        """Whether ingest may write: no file-level error; under --strict, no problem at all
+        (but ``STRICT_ALLOWS``)."""
         if self.rejected:
             return False
-        return not (strict and self.issues.height)
+        return not (strict and self.strict_problems)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -124,12 +139,19 @@ class ValidationReport:
             "quarantined_rows": self.quarantined,
             "missing_tables": self.missing_tables,
             "checks_not_run": self.checks_not_run,
+            "references_found_only_in_store": dict(sorted(self.found_in_store.items())),
             "tables": {name: asdict(outcome) for name, outcome in sorted(self.tables.items())},
         }
 
-    def to_json(self) -> str:
+    def to_json(self, *, consulted: bool = False) -> str:
+        """The report as JSON. ``consulted`` adds which store references were looked up in:
+        for the user's --report-json, never the store's own copy, whose bytes must not depend
+        on where the store is or what it held before (store.py's invariants)."""
+        summary = self.summary()
+        if consulted:
+            summary["references_store"] = self.store
         payload = {
-            "summary": self.summary(),
+            "summary": summary,
             "issues": self.issues.select([*REPORT_COLUMNS, "level"]).to_dicts(),
         }
         return json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n"
@@ -140,6 +162,6 @@ class ValidationReport:
     def write(self, json_path: Path | None, csv_path: Path | None) -> None:
         # they list records (ids, values): owner-only, as the store is
         if json_path is not None:
-            write_private_text(json_path, self.to_json())
+            write_private_text(json_path, self.to_json(consulted=True))
         if csv_path is not None:
             write_private_text(csv_path, self.to_csv())

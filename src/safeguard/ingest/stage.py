@@ -3,6 +3,7 @@ monthly extracts and for statutory returns (CIN census, SSDA903, Annex A)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,6 +13,7 @@ import polars as pl
 
 from safeguard.defaults import ConfigFolder
 from safeguard.ingest.csvfile import FileProblem
+from safeguard.ingest.held import store_held
 from safeguard.ingest.pseudonym import (
     fingerprint,
     key_from_environment,
@@ -29,7 +31,7 @@ from safeguard.ingest.validate import (
 )
 from safeguard.periods import Month
 from safeguard.schema import Contract, Severity
-from safeguard.store import Source, merge_extract
+from safeguard.store import Source, Store, merge_extract
 
 if TYPE_CHECKING:
     from safeguard.indicators.catalogue import Authority
@@ -73,12 +75,16 @@ def validate(
     encoding: str | None = None,
     max_quarantine: float = 0.01,
     authority: Authority | None = None,
+    processed: Path | None = None,
 ) -> ValidationReport:
     """Run every check on an extract folder and write nothing. With ``authority`` (the
     project's), also warn as ``ingest`` does when the folder is not the demo's in a demo
-    project."""
+    project. With ``processed``, references are also looked up in that store, as ``ingest``
+    does (read only: no lock is taken)."""
+    # issue 14: references the extract lacks are looked up in the store (ingest.held)
+    held = store_held(processed, month, contract, key_from_environment()) if processed else None
     report = validate_extract(
-        folder, month, contract, encoding=encoding, max_quarantine=max_quarantine
+        folder, month, contract, encoding=encoding, max_quarantine=max_quarantine, store=held
     ).report
     _add_issues(report, demo_project_issues(folder, authority))
     _log_report("validate", report)
@@ -99,20 +105,27 @@ def ingest(
     """Validate an extract and, if it passes, merge it into the processed store atomically.
 
     With ``authority`` (the project's) the report also warns when the project is the demo's
-    (``demo: true``) and the folder was not written by the demo (rule ``demo-project``)."""
-    result = validate_extract(
-        folder, month, contract, encoding=encoding, max_quarantine=max_quarantine
-    )
-    report = result.report
-    _add_issues(report, demo_project_issues(folder, authority))
-    _log_report("ingest", report)
-    if not report.passes(strict=strict):
-        log.info("ingest %s: refused, nothing written", month)
-        return IngestOutcome(report, "refused")
+    (``demo: true``) and the folder was not written by the demo (rule ``demo-project``).
+
+    A reference the extract does not hold is looked up in the store (``ingest.held``); the
+    store's lock is held from that look-up to the merge, when there is a store to lock."""
     key = key_from_environment()
-    if key is not None:
-        result = pseudonymise(result, contract, key)
-    merged = merge_extract(processed, result, contract, pseudonym=fingerprint(key))
+    store = Store(processed)
+    # issue 14: validation reads the store, so no other run may change it before the merge
+    with store.locked() if store.generation is not None else contextlib.nullcontext():
+        held = store_held(processed, month, contract, key)
+        result = validate_extract(
+            folder, month, contract, encoding=encoding, max_quarantine=max_quarantine, store=held
+        )
+        report = result.report
+        _add_issues(report, demo_project_issues(folder, authority))
+        _log_report("ingest", report)
+        if not report.passes(strict=strict):
+            log.info("ingest %s: refused, nothing written", month)
+            return IngestOutcome(report, "refused")
+        if key is not None:
+            result = pseudonymise(result, contract, key)
+        merged = merge_extract(processed, result, contract, pseudonym=fingerprint(key))
     log.info("ingest %s: %s, generation %s", month, merged.action, merged.generation.name)
     return IngestOutcome(report, merged.action, merged.generation)
 

@@ -9,6 +9,7 @@ failing any error-severity check are quarantined; the rest load, typed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -97,6 +98,37 @@ class TableResult:
 class ExtractResult:
     report: ValidationReport
     tables: dict[str, TableResult] = field(default_factory=dict)
+
+
+# (a contract table, a one-column frame of distinct ids the extract does not hold) -> those of
+# them the processed store does not hold either; None when the store holds no such table
+NotHeld = Callable[[str, pl.LazyFrame], pl.LazyFrame | None]
+
+# rule codes of a header-only file (README's rule table): an empty table loads with a warning,
+# a stronger one when the store's previous extract held at least VANISHED_ROWS rows of it; a
+# header-only person.csv is refused (header-only, the reader's own code)
+NO_ROWS = "no-rows"
+ROWS_VANISHED = "rows-vanished"
+HEADER_ONLY = "header-only"
+# consecutive monthly extracts share 23 of their 24 months, so a table that held this many rows
+# last month would, at an even rate, still hold nearly all of them: none at all is a failed
+# query, not a quiet month (a small authority's two complaints can all fall out of the window)
+VANISHED_ROWS = 10
+
+
+@dataclass(frozen=True)
+class StoreHeld:
+    """What the processed store already holds, for the checks that consult it. Built from the
+    store by ``safeguard.ingest.held`` (validation never opens the store itself)."""
+
+    label: str  # what the report says was consulted ("data/processed, holding 2 other extracts")
+    not_held: NotHeld
+    # table -> (the newest earlier monthly extract holding it, the rows its file had)
+    previous: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # references the store cannot answer (its child ids are pseudonymised under another key)
+    not_checked: list[str] = field(default_factory=list)
+    # a table's records as the store holds them, typed (lazily); None when it holds none
+    records: Callable[[str], pl.LazyFrame | None] = lambda table: None
 
 
 # --- parsing expressions -------------------------------------------------------------------
@@ -461,12 +493,19 @@ def _cross_checks(
     contract: Contract,
     not_run: list[str],
     id_sets: dict[str, pl.Series],
+    store: StoreHeld | None = None,
+    found_in_store: dict[str, int] | None = None,
 ) -> tuple[pl.LazyFrame, list[Check]]:
     """Checks that need another table of the same extract, when that table is present.
 
     A check that cannot run because its other table is absent (or refused) is named in
     ``not_run``, so the report says so rather than looking like a pass. ``id_sets`` holds the
     ids of each referenced table, shared across the extract's tables.
+
+    With ``store``, a reference the extract does not hold is looked up in the processed store
+    too (a windowed extract leaves out an old referral whose assessment it still holds): only
+    a reference neither holds fails, and the rows whose reference only the store holds are
+    counted in ``found_in_store``.
     """
     table = planned.table
     frame = frames[planned.name]
@@ -477,6 +516,7 @@ def _cross_checks(
         needed += [across.via, across.column + PARSED]
     lf = frame.lazy().select([c for c in dict.fromkeys(needed) if c in frame.columns])
     checks: list[Check] = []
+    only_in_store: dict[str, pl.Series] = {}  # reference column -> ids only the store holds
 
     def skipped(what: str, target: str) -> None:
         not_run.append(f"{planned.file} {what}: {contract.tables[target].file} was not read")
@@ -501,6 +541,18 @@ def _cross_checks(
             .collect()
             .get_column(cname)
         )
+        looked = False  # whether the store answered for this table's ids
+        if store is not None and dangling.len():
+            rest = store.not_held(target, dangling.to_frame().lazy())
+            looked = rest is not None
+            if rest is not None:
+                remaining = rest.collect().get_column(cname)
+                found = dangling.filter(~dangling.is_in(remaining.implode()))
+                only_in_store[cname] = found
+                dangling = remaining
+                rows = int(frame.get_column(cname).is_in(found.implode()).sum())
+                if rows and found_in_store is not None:
+                    found_in_store[f"{planned.file} {cname}"] = rows
         flag = f"__x{len(checks)}:{cname}"
         lf = lf.with_columns(pl.col(cname).is_in(dangling.implode()).fill_null(False).alias(flag))
         checks.append(
@@ -509,7 +561,10 @@ def _cross_checks(
                 cname,
                 table.columns[cname].rule("reference-not-found"),
                 Severity.ERROR,
-                pl.lit(f"no row of {other.file} has this {other.id}"),
+                pl.lit(
+                    f"no row of {other.file} has this {other.id}"
+                    + (", nor does the store (no earlier extract held it)" if looked else "")
+                ),
             )
         )
     for across in table.date_order_across:
@@ -530,6 +585,28 @@ def _cross_checks(
                 pl.col(across.not_before).alias("__limit_text"),
             )
         )
+        stored = None
+        if store is not None and across.via in only_in_store and only_in_store[across.via].len():
+            stored = store.records(across.table)
+        if stored is not None:
+            # the records the reference check found only in the store are checked against
+            # too, by their typed date (a filter on a few ids, pushed into the parquet scan)
+            limit = pl.col(across.not_before)
+            if other.columns[across.not_before].type is ColumnType.DATETIME:
+                limit = limit.dt.date()
+            right = pl.concat(
+                [
+                    right,
+                    stored.filter(pl.col(other.id).is_in(only_in_store[across.via].implode()))
+                    .select(
+                        pl.col(other.id).alias("__key"),
+                        limit.alias("__limit"),
+                        (limit.cast(pl.String) + " (held in the store)").alias("__limit_text"),
+                    )
+                    # one row per id, or the left join below would add rows
+                    .unique(subset=["__key"], keep="first"),
+                ]
+            )
         mine = _as_date(across.column, table.columns[across.column])
         wrong = mine <= pl.col("__limit") if across.strictly_after else mine < pl.col("__limit")
         flag = f"__x{len(checks)}:{across.column}"
@@ -688,11 +765,17 @@ def validate_extract(
     *,
     encoding: str | None = None,
     max_quarantine: float = 0.01,
+    store: StoreHeld | None = None,
 ) -> ExtractResult:
     """Validate every contract table present in ``folder`` as the extract closing ``month``.
 
     ``folder`` may also be a single table's file; references to other tables are then not
-    checked, since the other tables are not read.
+    checked, since the other tables are not read. With ``store`` (what the processed store
+    already holds), a reference is looked up there too when the extract does not hold it.
+
+    A file with a header and no rows loads as an empty table with a warning (``no-rows``;
+    ``rows-vanished`` when the store's previous extract held many rows of it), except
+    person.csv, which is refused (``header-only``).
     """
     paths, problems = list_tables(folder, contract)
     readable: dict[str, tuple[str, RawCsv, dict[str, int]]] = {}
@@ -701,8 +784,11 @@ def validate_extract(
         try:
             raw = read_csv_file(path, encoding)
         except FileProblem as problem:
-            problems.append(problem_issue(path.name, problem))
-            continue
+            if problem.raw is None or _holds_children(contract.tables[name]):
+                problems.append(_refusal(path.name, problem))
+                continue
+            raw = problem.raw
+            problems.append(_no_rows(name, path.name, month, store))
         shas[name] = raw.sha256
         _admit(name, path.name, raw, contract, problems, readable)
 
@@ -718,6 +804,55 @@ def validate_extract(
         extract=folder.parent.name if folder.is_file() else folder.name,
         missing_tables=[] if folder.is_file() else sorted(set(contract.tables) - set(paths)),
         encoding=encoding,
+        store=store,
+    )
+
+
+def _holds_children(table: Table) -> bool:
+    """person.csv: the table whose own id is the child's, which every other table refers to."""
+    return table.columns[table.id].person_id
+
+
+def _refusal(file: str, problem: FileProblem) -> dict[str, Any]:
+    """A file that cannot be taken, as a file-level error; a header-only person.csv says why
+    it, unlike the other tables, is refused."""
+    issue = problem_issue(file, problem)
+    if problem.rule == HEADER_ONLY:
+        issue["message"] = (
+            f"{file} {problem.message}: an extract with no children cannot be loaded (every "
+            "other table's child is looked up in it, and an empty person query is a failed "
+            "extract, not a quiet month); re-extract it"
+        )
+    return issue
+
+
+def _no_rows(name: str, file: str, month: Month, store: StoreHeld | None) -> dict[str, Any]:
+    """The warning for a table with a header and no rows, which loads as an empty table."""
+    window = f"{month.shift(-23).first_day:%B %Y} to {month.first_day:%B %Y}"
+    previous = store.previous.get(name) if store is not None else None
+    if previous is not None and previous[1] >= VANISHED_ROWS:
+        key, rows = previous
+        return file_issue(
+            file,
+            ROWS_VANISHED,
+            f"{file} has a header but no rows, yet the store's previous extract {key} had "
+            f"{rows:,} rows of it (consecutive extracts share 23 of their 24 months, so most "
+            "of those should still be here): a failed query looks like this. It loads as an "
+            "empty table: the earlier extracts' records stay in the store, but figures read "
+            f"from it will count 0 for {month.first_day:%B %Y}, which no earlier extract "
+            "covers. Check with whoever runs the extract, and re-extract it before the paper "
+            "goes out",
+            line=1,
+            severity=Severity.WARNING,
+        )
+    return file_issue(
+        file,
+        NO_ROWS,
+        f"{file} has a header but no rows: loaded as an empty table, so figures read from it "
+        f"count 0 for the months this extract covers ({window}); if there were any, the "
+        "extract is incomplete: re-extract it",
+        line=1,
+        severity=Severity.WARNING,
     )
 
 
@@ -758,6 +893,7 @@ def _validate(
     extract: str,
     missing_tables: list[str],
     encoding: str | None,
+    store: StoreHeld | None = None,
 ) -> ExtractResult:
     """Every row check on the tables read, and the report: common to extracts and returns."""
     planned: dict[str, _Planned] = {}
@@ -775,8 +911,11 @@ def _validate(
     crossed: dict[str, pl.LazyFrame] = {}
     not_run: list[str] = []
     id_sets: dict[str, pl.Series] = {}
+    found_in_store: dict[str, int] = {}
     for name, plan in planned.items():
-        crossed[name], extra = _cross_checks(plan, frames, contract, not_run, id_sets)
+        crossed[name], extra = _cross_checks(
+            plan, frames, contract, not_run, id_sets, store, found_in_store
+        )
         plan.checks += extra
     results: dict[str, TableResult] = {}
     for name, frame in zip(crossed, pl.collect_all(list(crossed.values())), strict=True):
@@ -793,9 +932,11 @@ def _validate(
         month=month,
         tables=outcomes,
         missing_tables=missing_tables,
-        checks_not_run=not_run,
+        checks_not_run=not_run + (store.not_checked if store is not None else []),
         encoding=encoding,
         issues=issues,
+        store=store.label if store is not None else None,
+        found_in_store=found_in_store,
     )
     return ExtractResult(report, results)
 
