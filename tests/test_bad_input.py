@@ -655,7 +655,8 @@ CASES = [
         extract({"contacts.csv": as_csv(THRESHOLD)}),
         1,
         "quarantine-threshold",
-        "5 of 50 rows (10.0%) have errors, more than the 1.0% allowed: the file is refused",
+        "contacts: 5 of 50 rows (10.0%) have errors, more than the 1.0% allowed: the file is "
+        "refused",
         "contacts.csv",
     ),
     Case(

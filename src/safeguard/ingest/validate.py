@@ -426,6 +426,7 @@ class _Planned:
     raw: RawCsv
     present: list[str]
     checks: list[Check]
+    where: str = ""  # a return's part the rows came from ("element <CINdetails>"), or ""
 
 
 def _probe(table: Table, raw: RawCsv, positions: dict[str, int]) -> pl.LazyFrame:
@@ -695,6 +696,7 @@ def _finish(planned: _Planned, frame: pl.DataFrame, threshold: float) -> TableRe
     )
     if frame.height and quarantine.height / frame.height > threshold:
         share = quarantine.height / frame.height
+        named = planned.name + (f" (from {planned.where})" if planned.where else "")
         found = pl.concat(
             [
                 found,
@@ -703,9 +705,9 @@ def _finish(planned: _Planned, frame: pl.DataFrame, threshold: float) -> TableRe
                         file_issue(
                             file,
                             "quarantine-threshold",
-                            f"{quarantine.height} of {frame.height} rows ({share:.1%}) have "
-                            f"errors, more than the {threshold:.1%} allowed: the file is refused "
-                            "(fix the extract, or raise --max-quarantine)",
+                            f"{named}: {quarantine.height} of {frame.height} rows ({share:.1%}) "
+                            f"have errors, more than the {threshold:.1%} allowed: the file is "
+                            "refused (fix the extract, or raise --max-quarantine)",
                         )
                     ]
                 ),
@@ -894,8 +896,10 @@ def _validate(
     missing_tables: list[str],
     encoding: str | None,
     store: StoreHeld | None = None,
+    parts: dict[str, str] | None = None,
 ) -> ExtractResult:
-    """Every row check on the tables read, and the report: common to extracts and returns."""
+    """Every row check on the tables read, and the report: common to extracts and returns.
+    ``parts`` names, for a return, the part of it each table's rows came from."""
     planned: dict[str, _Planned] = {}
     plans: dict[str, pl.LazyFrame] = {}
     # three collects in all, each over every table at once: the probes, the single-table
@@ -919,6 +923,7 @@ def _validate(
         plan.checks += extra
     results: dict[str, TableResult] = {}
     for name, frame in zip(crossed, pl.collect_all(list(crossed.values())), strict=True):
+        planned[name].where = (parts or {}).get(name, "")
         results[name] = _finish(planned[name], frame, max_quarantine)
 
     outcomes = {name: r.outcome for name, r in results.items()}
@@ -949,11 +954,14 @@ def validate_tables(
     *,
     extract: str,
     max_quarantine: float = 0.01,
+    parts: dict[str, str] | None = None,
 ) -> ExtractResult:
     """Validate tables that did not come from an extract's CSV files (a statutory return
     converted to the contract): ``tables`` maps a contract table to (the file named in the
-    report, an all-text frame with contract column names and ``_line``, the file's checksum).
-    The same checks, quarantine and report as an extract."""
+    report, an all-text frame with contract column names and ``_line``, the file's checksum);
+    ``parts`` to the part of the return its rows came from (named in a threshold refusal,
+    as several tables come from one file). The same checks, quarantine and report as an
+    extract."""
     readable: dict[str, tuple[str, RawCsv, dict[str, int]]] = {}
     problems = list(problems)
     for name, (file, frame, sha) in tables.items():
@@ -979,4 +987,5 @@ def validate_tables(
         extract=extract,
         missing_tables=[],
         encoding=None,
+        parts=parts,
     )
