@@ -407,3 +407,17 @@ def test_a_month_out_of_range_is_a_usage_error(runner: CliRunner, month: str) ->
     result = runner.invoke(cli, ["--pipelines", str(PIPELINES), "indicators", "--month", month])
     assert result.exit_code == 2, result.output
     assert f"{month} is outside 1990-01 to 2900-12" in result.output
+
+
+def test_a_file_name_holding_a_terminal_escape_is_shown_not_acted_on(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Issue 15 item 12: escape sequences in file names reached the terminal raw."""
+    folder = tmp_path / "2015-10"
+    folder.mkdir()
+    (folder / "person.csv").write_text("pers_person_id\nP1\n")
+    (folder / "contacts\x1b[2J.csv").write_bytes(b"\x00binary")
+    (folder / "referrals.csv").mkdir()  # a folder where a file should be: a file-level error
+    result = run(runner, "validate", str(folder))
+    assert "\x1b" not in result.output
+    assert "\\x1b[2J" in result.output

@@ -34,7 +34,10 @@ class _Failure(click.ClickException):
     """A library error on its way out: ``Error: <message>`` and the error's exit code."""
 
     def __init__(self, error: SafeguardError):
-        super().__init__(error.message)
+        from safeguard.console import printable
+
+        # a file's or a value's name in the message is shown, never acted on (an ANSI escape)
+        super().__init__(printable(error.message))
         self.exit_code = int(error.exit_code)  # type: ignore[misc]
 
 
