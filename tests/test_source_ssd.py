@@ -523,3 +523,61 @@ def test_cli_ingests_an_ssd_export_and_says_what_was_not_loaded(
     assert "ssd_person.pers_surname 293" in result.output
     assert "unknown-file" not in result.output
     assert SURNAME not in result.output
+
+
+def test_the_mapping_fits_the_contract_and_the_ssd(contract: Contract) -> None:
+    mapping = ssd.load_ssd_mapping(PIPELINES)
+    assert ssd.ssd_mapping_problems(mapping, contract) == []
+    broken = mapping.model_copy(
+        update={"outcome_flags": [ssd.OutcomeFlag(flag="NFA_FLAG", code="NOTHING")]}
+    )
+    assert ssd.ssd_mapping_problems(broken, contract) == [
+        "ssd: outcome flag NFA_FLAG gives NOTHING, not a code"
+    ]
+
+
+def test_a_contract_table_with_an_extra_ssd_field_stays_the_contracts(
+    contract: Contract, tmp_path: Path
+) -> None:
+    header = {"pers_person_id", "pers_sex", "pers_forename"}
+    assert ssd.recognise("person.csv", header, contract) is None
+    # named as the contract's, but in the SSD's form (no cont_contact_outcome): the SSD's
+    ssd_header = {
+        "cont_contact_id",
+        "cont_person_id",
+        "cont_contact_date",
+        "cont_contact_outcome_json",
+    }
+    assert ssd.recognise("contacts.csv", ssd_header, contract) == "ssd_contacts"
+
+
+def test_an_ssd_object_without_a_required_field_is_refused(
+    contract: Contract, tmp_path: Path
+) -> None:
+    folder = _small(
+        tmp_path / "2015-10",
+        ssd_person=PERSON,
+        ssd_contacts="""
+            cont_contact_id,cont_person_id,cont_contact_date
+            C1,P1,2015-10-02
+            """,
+    )
+    outcome = ingest(folder, OCT, contract, tmp_path / "store", pipelines=PIPELINES)
+    assert outcome.action == "refused"
+    problem = outcome.report.issues.filter(pl.col("rule") == "missing-column").row(0, named=True)
+    assert (problem["file"], problem["column"]) == ("ssd_contacts.csv", "cont_contact_outcome_json")
+    assert outcome.report.tables["contacts"].rejected
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.parquet"))
+
+
+def test_an_unreadable_ssd_object_is_a_file_error_not_a_missing_table(
+    contract: Contract, tmp_path: Path
+) -> None:
+    folder = _small(tmp_path / "2015-10", ssd_person=PERSON)
+    (folder / "ssd_contacts.csv").write_bytes(
+        "cont_contact_id,cont_person_id,cont_contact_outcome_json\nC1,P1,caf\xe9\n".encode("cp1252")
+    )
+    report = validate(folder, OCT, contract, pipelines=PIPELINES)
+    assert report.rejected
+    assert "contacts" not in report.missing_tables
+    assert report.issues.filter(pl.col("file") == "ssd_contacts.csv").height >= 1

@@ -205,6 +205,7 @@ def run_month(
                 authority=authority,
                 encoding=pipeline.encoding,
                 max_quarantine=pipeline.max_quarantine,
+                pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
             )
             report = done.report
             outcome.ingested.append(

@@ -27,7 +27,7 @@ import polars as pl
 from safeguard.defaults import ConfigFolder
 from safeguard.ingest.csvfile import LINE, FileProblem, RawCsv, read_csv_file
 from safeguard.ingest.report import file_issue
-from safeguard.ingest.sources.base import FieldMap, SourceMapping, TableMap
+from safeguard.ingest.sources.base import FieldMap, SourceMapping, TableMap, mapping_problems
 from safeguard.ingest.validate import ExtractResult, validate_read
 from safeguard.models import StrictModel
 from safeguard.periods import Month
@@ -172,11 +172,20 @@ def _only_ssd(contract: Contract) -> dict[str, frozenset[str]]:
 
 
 def recognise(name: str, header: set[str], contract: Contract) -> str | None:
-    """The SSD object a file is, by its name (``ssd_<object>.csv``) or its header; None when
-    it is neither (a local table in the contract's form, or another file)."""
+    """The SSD object a file is, by its name (``ssd_<object>.csv``) or its header (a field
+    only the SSD has); None when it is neither (a local table in the contract's form, or
+    another file). A file named as a contract table that has every column the contract
+    requires of it is the contract's table, whatever else it holds."""
     stem = Path(name).stem.strip().lower()
     if stem in OBJECTS:
         return stem
+    table = contract.table_for_file(name)
+    if table is not None and all(
+        cname in header or any(a.strip().lower() in header for a in column.aliases)
+        for cname, column in contract.tables[table].columns.items()
+        if column.required
+    ):
+        return None  # the contract's own table, perhaps with extra columns (not loaded)
     only = _only_ssd(contract)
     scores = {
         obj: len(header & set(fields)) for obj, fields in OBJECTS.items() if header & only[obj]
@@ -267,6 +276,7 @@ def read_export(
     they are, anything else reported."""
     export = SsdExport(raws={}, files={}, problems=[])
     objects: dict[str, _Object] = {}
+    unreadable: dict[str, str] = {}  # SSD object -> its file, refused before its rows were read
     local: dict[str, tuple[str, RawCsv]] = {}
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name.lower() in contract.skipped_files:
@@ -312,6 +322,8 @@ def read_export(
             )
             if obj is None and table is not None:
                 export.files[table] = path.name
+            elif obj is not None:
+                unreadable[obj] = path.name
             continue
         if obj is None:
             assert table is not None
@@ -335,6 +347,8 @@ def read_export(
     for tname, tmap in mapping.tables.items():
         source = objects.get(tmap.source)
         if source is None:
+            if tmap.source in unreadable and tname not in export.files:
+                export.files[tname] = unreadable[tmap.source]  # refused, not missing
             continue
         if tname in local or tname in export.files:
             export.problems.append(
@@ -617,6 +631,7 @@ def relabel_issues(issues: pl.DataFrame, export: SsdExport, files: dict[str, str
             ),
             on="line",
             how="left",
+            maintain_order="left",
         )
         issues = joined.with_columns(
             pl.when(mine).then(pl.lit(field_name)).otherwise(pl.col("column")).alias("column"),
@@ -678,3 +693,25 @@ def validate_export(
         table.issues = relabel_issues(table.issues, export, export.files)
         del tname
     return result, export.not_loaded
+
+
+def ssd_mapping_problems(mapping: SsdMapping, contract: Contract) -> list[str]:
+    """What in the SSD mapping does not fit: the returns' checks (tables and columns of the
+    contract), plus objects and fields the SSD does not have and outcome codes the contract
+    does not know."""
+    problems = mapping_problems(mapping, contract)
+    for tname, tmap in mapping.tables.items():
+        fields = OBJECTS.get(tmap.source)
+        if fields is None:
+            problems.append(f"{FORMAT}: {tname} reads {tmap.source}, which is not an SSD object")
+            continue
+        for cname, fmap in tmap.columns.items():
+            if not isinstance(fmap.source, str) or fmap.source.lower() not in fields:
+                problems.append(
+                    f"{FORMAT}: {tname}.{cname} reads {fmap.source!r}, not a field of {tmap.source}"
+                )
+    codes = contract.codes["contact_outcome"].codes if "contact_outcome" in contract.codes else {}
+    for one in mapping.outcome_flags:
+        if one.code not in codes:
+            problems.append(f"{FORMAT}: outcome flag {one.flag} gives {one.code}, not a code")
+    return problems
