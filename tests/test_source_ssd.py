@@ -170,6 +170,22 @@ def to_ssd(source: Path, ssd_folder: Path, contract_folder: Path) -> None:
             pl.lit("a source").alias("cont_contact_source_desc"),
         ).drop("cont_contact_outcome"),
     )
+    # the SSD holds team ids, named in ssd_department
+    team_columns = {
+        "referrals": "cine_referral_team",
+        "assessments": "cina_assessment_team",
+        "s47_enquiries": "s47e_team",
+    }
+    names = sorted(
+        {t for n, c in team_columns.items() for t in tables[n][c].drop_nulls().to_list()}
+    )
+    ids = {team: f"T{i:03d}" for i, team in enumerate(names, start=1)}
+    write(
+        "ssd_department",
+        pl.DataFrame({"dept_team_id": list(ids.values()), "dept_team_name": list(ids)}),
+    )
+    for name, column in team_columns.items():
+        tables[name] = tables[name].with_columns(pl.col(column).replace(ids))
     for name, ssd_name in RENAMED.items():
         write(
             ssd_name,
@@ -237,8 +253,18 @@ def test_ssd_export_gives_the_same_indicators_as_the_contract_form(
     from_ssd = _ingest(ssd_folder, contract, tmp_path / "b")
     catalogue, authority = load_catalogue(PIPELINES), load_authority(PIPELINES)
     columns = ["indicator", "month", "value", "numerator", "denominator", "status"]
-    expected = compute(from_contract, catalogue, authority, OCT).series.select(columns)
-    found = compute(from_ssd, catalogue, authority, OCT).series.select(columns)
+    computed_a = compute(from_contract, catalogue, authority, OCT)
+    computed_b = compute(from_ssd, catalogue, authority, OCT)
+    expected = computed_a.series.select(columns)
+    found = computed_b.series.select(columns)
+    # the team breakdown too: the SSD's team ids are named from ssd_department
+    assert computed_a.by_team.height > 0
+    team_order = computed_a.by_team.columns
+    assert computed_a.by_team.sort(team_order).equals(
+        computed_b.by_team.select(team_order).sort(team_order)
+    )
+    order = computed_a.breakdowns.columns
+    assert computed_a.breakdowns.sort(order).equals(computed_b.breakdowns.select(order).sort(order))
     assert expected.height > 0
     ok = expected.filter(pl.col("status") == "ok")["indicator"].unique()
     assert ok.len() >= 20, ok  # the comparison is about real figures, not empty ones
@@ -581,3 +607,28 @@ def test_an_unreadable_ssd_object_is_a_file_error_not_a_missing_table(
     assert report.rejected
     assert "contacts" not in report.missing_tables
     assert report.issues.filter(pl.col("file") == "ssd_contacts.csv").height >= 1
+
+
+def test_team_ids_are_named_from_ssd_department(contract: Contract, tmp_path: Path) -> None:
+    folder = _small(
+        tmp_path / "2015-10",
+        ssd_person=PERSON,
+        ssd_department="""
+            dept_team_id,dept_team_name,dept_team_parent_id,dept_team_parent_name
+            T1,Assessment North,D1,Children's Services
+            """,
+        ssd_cin_episodes="""
+            cine_referral_id,cine_person_id,cine_referral_date,cine_referral_team
+            R1,P1,2015-10-01 00:00:00.000,T1
+            R2,P2,2015-10-02 00:00:00.000,T9
+            """,
+    )
+    processed = tmp_path / "store"
+    outcome = ingest(folder, OCT, contract, processed, pipelines=PIPELINES)
+    assert outcome.action == "written", outcome.report.issues.rows()
+    referrals = Store(processed).scan("referrals")
+    assert referrals is not None
+    teams = dict(referrals.select("cine_referral_id", "cine_referral_team").collect().rows())
+    assert teams == {"R1": "Assessment North", "R2": "T9"}
+    assert "ssd_department.dept_team_parent_name" not in outcome.not_loaded  # read whole
+    assert outcome.not_loaded["ssd_department"] == 1

@@ -132,12 +132,28 @@ _FLAG_SET = ("y", "yes", "true", "1")
 _DATE_TIME = r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
 _SNIFF_FILE_BYTES = 4096
 
-Derive = Literal["outcome-json", "period-of-care", "placement-type", "registered"]
-Derive_ = Derive | Literal["open-involvements", "holds-cases"]
+# the reader's rules for a column no SSD field holds as it is (docs/formats/ssd.md)
+Derive = Literal[
+    "outcome-json",  # contacts: the outcome dictionary read into one code
+    "period-of-care",  # CLA reviews: the child through ssd_cla_episodes.clae_cla_id
+    "placement-type",  # CLA episodes: through ssd_cla_placement
+    "team-name",  # a team id as ssd_department names it
+    "registered",  # workforce: Y when a registration number is given
+    "open-involvements",  # workforce: open cases at the month's end (ssd_involvements)
+    "holds-cases",  # workforce: Y when that caseload is above 0
+]
+# the SSD object each rule joins with (beside the table's own): its checksum counts too
+JOINED: dict[str, str] = {
+    "period-of-care": "ssd_cla_episodes",
+    "placement-type": "ssd_cla_placement",
+    "team-name": "ssd_department",
+    "open-involvements": "ssd_involvements",
+    "holds-cases": "ssd_involvements",
+}
 
 
 class SsdField(FieldMap):
-    derive: Derive_ | None = None  # a rule of this reader, for a field not held as it is
+    derive: Derive | None = None  # a rule of this reader, for a field not held as it is
 
 
 class SsdTable(TableMap):
@@ -366,6 +382,7 @@ def read_export(
             for f in tmap.columns.values()
             if isinstance(f.source, str)
             and f.derive not in ("open-involvements", "holds-cases", "placement-type")
+            and f.derive != "team-name"
             and not source.has(f.source.lower())
             and contract.tables[tname].columns[_column_of(tmap, f)].required
         ]
@@ -425,15 +442,9 @@ def _map_table(
     table = contract.tables[tname]
     frame = source.raw.frame
     read: set[str] = set()
-    helpers = {
-        "period-of-care": "ssd_cla_episodes",
-        "placement-type": "ssd_cla_placement",
-        "open-involvements": "ssd_involvements",
-        "holds-cases": "ssd_involvements",
-    }
     # the table's checksum covers the objects it is joined with, so a changed caseload (in
     # ssd_involvements) is a changed workforce table, not an "unchanged" extract
-    joined = sorted({helpers[f.derive] for f in tmap.columns.values() if f.derive in helpers})
+    joined = sorted({JOINED[f.derive] for f in tmap.columns.values() if f.derive in JOINED})
     shas = [source.raw.sha256, *(objects[o].raw.sha256 for o in joined if o in objects)]
     sha = shas[0] if len(shas) == 1 else hashlib.sha256("+".join(shas).encode()).hexdigest()
     columns: list[pl.Expr] = []
@@ -457,6 +468,8 @@ def _map_table(
             export.relabel[(tname, cname)] = (name, flagged, PERIOD_RULE)
         elif fmap.derive == "placement-type":
             value = _placement_type(source, name, objects)
+        elif fmap.derive == "team-name":
+            value = _team_name(source.col(name), objects)
         elif fmap.derive == "registered":
             value = pl.when(source.col(name).is_not_null()).then(pl.lit("Y")).otherwise(pl.lit("N"))
         else:
@@ -559,6 +572,26 @@ def _placement_type(source: _Object, name: str, objects: dict[str, _Object]) -> 
     )
     lookup = dict(zip(pairs["k"].to_list(), pairs["v"].to_list(), strict=True))
     return source.col(name).replace_strict(lookup, default=None, return_dtype=pl.String)
+
+
+def _team_name(team: pl.Expr, objects: dict[str, _Object]) -> pl.Expr:
+    """A team id as ssd_department names it (the paper shows teams by name, as the local
+    tables give them); the id as it is without ssd_department or when it is not there."""
+    departments = objects.get("ssd_department")
+    if departments is None or not (
+        departments.has("dept_team_id") and departments.has("dept_team_name")
+    ):
+        return team
+    pairs = (
+        departments.raw.frame.select(
+            departments.col("dept_team_id").alias("k"),
+            departments.col("dept_team_name").alias("v"),
+        )
+        .drop_nulls()
+        .unique("k", keep="first")
+    )
+    lookup = dict(zip(pairs["k"].to_list(), pairs["v"].to_list(), strict=True))
+    return team.replace(lookup)
 
 
 def _iso(text: pl.Expr) -> pl.Expr:
@@ -689,9 +722,8 @@ def validate_export(
         encoding=encoding,
     )
     result.report.issues = relabel_issues(result.report.issues, export, export.files)
-    for tname, table in result.tables.items():
+    for table in result.tables.values():
         table.issues = relabel_issues(table.issues, export, export.files)
-        del tname
     return result, export.not_loaded
 
 
