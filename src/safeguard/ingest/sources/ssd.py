@@ -457,7 +457,7 @@ def _map_table(
         elif not source.has(name):
             continue  # an optional field the export does not have: the column is not held
         elif fmap.derive == "outcome-json":
-            value, bad = _outcome(source.col(name), mapping.outcome_flags)
+            value, bad = _outcome(frame, source.col(name), mapping.outcome_flags)
             flagged = frame.select(pl.col(LINE), source.col(name).alias("value"), bad.alias("m"))
             flagged = flagged.filter(pl.col("m").is_not_null())
             export.relabel[(tname, cname)] = (name, flagged, OUTCOME_RULE)
@@ -489,10 +489,17 @@ def _map_table(
     return raw, read
 
 
-def _outcome(text: pl.Expr, flags: list[OutcomeFlag]) -> tuple[pl.Expr, pl.Expr]:
+def _outcome(
+    frame: pl.DataFrame, column: pl.Expr, flags: list[OutcomeFlag]
+) -> tuple[pl.Expr, pl.Expr]:
     """The contract's outcome code from the SSD's outcome dictionary, and per row why it cannot
     be read (null when it can). Keys may be quoted or not (the SSD's own guidance writes them
-    bare); a flag is set when its value is Y, Yes, true or 1."""
+    bare); a flag is set when its value is Y, Yes, true or 1.
+
+    An export holds few distinct dictionaries (one per combination of flags), so they are read
+    once each, by regular expressions on the distinct values, and the answers replaced back
+    into every row (as the validator maps a code column's distinct values)."""
+    text = pl.col("t")
 
     def value(flag: str) -> pl.Expr:
         pattern = rf'(?i)["\']?\b{re.escape(flag)}\b["\']?\s*:\s*["\']?\s*([A-Za-z0-9]*)'
@@ -513,8 +520,19 @@ def _outcome(text: pl.Expr, flags: list[OutcomeFlag]) -> tuple[pl.Expr, pl.Expr]
         .when(code.is_null())
         .then(pl.lit("no outcome flag is set to Y in the SSD's outcome dictionary"))
     )
+    read = (
+        frame.select(column.unique().alias("t"))
+        .drop_nulls()
+        .select("t", code.alias("code"), why.alias("why"))
+    )
+    codes = dict(zip(read["t"].to_list(), read["code"].to_list(), strict=True))
+    whys = dict(zip(read["t"].to_list(), read["why"].to_list(), strict=True))
+    problem = column.replace_strict(whys, default=None, return_dtype=pl.String)
     # a row that cannot be read keeps its text, so the validator quarantines it as no code
-    return pl.when(why.is_null()).then(code).otherwise(text), why
+    outcome = pl.when(problem.is_null()).then(
+        column.replace_strict(codes, default=None, return_dtype=pl.String)
+    )
+    return outcome.otherwise(column), problem
 
 
 def _period_of_care(
