@@ -247,7 +247,8 @@ class SsdExport:
     files: dict[str, str]  # contract table -> file, including files refused before mapping
     problems: list[dict[str, Any]]
     not_loaded: dict[str, int] = field(default_factory=dict)  # object or object.field -> count
-    # contract table -> rows (LINE, value) to re-name in the report: (column, rule, message)
+    # (contract table, column) -> (the SSD field it came from, the rows the reader could not
+    # map [LINE, value, m: why], the rule they fail): how the report names those rows
     relabel: dict[tuple[str, str], tuple[str, pl.DataFrame, str]] = field(default_factory=dict)
 
 
