@@ -632,3 +632,36 @@ def test_team_ids_are_named_from_ssd_department(contract: Contract, tmp_path: Pa
     assert teams == {"R1": "Assessment North", "R2": "T9"}
     assert "ssd_department.dept_team_parent_name" not in outcome.not_loaded  # read whole
     assert outcome.not_loaded["ssd_department"] == 1
+
+
+def test_run_sees_an_unchanged_export_as_done_and_a_changed_caseload_as_new(
+    contract: Contract, tmp_path: Path
+) -> None:
+    from safeguard.run import pending_extracts
+
+    raw = tmp_path / "raw"
+    involvements = """
+        invo_involvements_id,invo_professional_id,invo_person_id,invo_involvement_start_date
+        I1,W1,P1,2015-01-01
+        """
+    folder = _small(
+        raw / "2015-10",
+        ssd_person=PERSON,
+        ssd_professionals=PROFESSIONALS,
+        ssd_involvements=involvements,
+        audits="""
+            audi_audit_id,audi_audit_date,audi_grade
+            AU1,2015-10-05,GOOD
+            """,
+    )
+    processed = tmp_path / "store"
+    store = Store(processed)
+    assert pending_extracts(raw, store, contract, PIPELINES) == [(OCT, folder)]
+    ingest(folder, OCT, contract, processed, pipelines=PIPELINES)
+    assert pending_extracts(raw, store, contract, PIPELINES) == []
+    (folder / "ssd_involvements.csv").write_text(
+        csv_text(involvements) + "I2,W1,P2,2015-02-01\n", encoding="utf-8"
+    )
+    assert pending_extracts(raw, store, contract, PIPELINES) == [(OCT, folder)]
+    outcome = ingest(folder, OCT, contract, processed, pipelines=PIPELINES)
+    assert outcome.action == "written"

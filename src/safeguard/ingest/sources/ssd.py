@@ -25,7 +25,7 @@ from typing import Any, Literal
 import polars as pl
 
 from safeguard.defaults import ConfigFolder
-from safeguard.ingest.csvfile import LINE, FileProblem, RawCsv, read_csv_file
+from safeguard.ingest.csvfile import LINE, FileProblem, RawCsv, read_csv_file, sha256_of_file
 from safeguard.ingest.report import file_issue
 from safeguard.ingest.sources.base import FieldMap, SourceMapping, TableMap, mapping_problems
 from safeguard.ingest.validate import ExtractResult, validate_read
@@ -424,6 +424,41 @@ def read_export(
     return export
 
 
+def table_sha(tmap: SsdTable, own: str, shas: dict[str, str]) -> str:
+    """A mapped table's checksum: its object's, combined with those of the objects it is
+    joined with, so a changed caseload (in ssd_involvements) is a changed workforce table,
+    not an "unchanged" extract."""
+    joined = sorted({JOINED[f.derive] for f in tmap.columns.values() if f.derive in JOINED})
+    parts = [own, *(shas[o] for o in joined if o in shas)]
+    return parts[0] if len(parts) == 1 else hashlib.sha256("+".join(parts).encode()).hexdigest()
+
+
+def checksums(folder: Path, contract: Contract, pipelines: ConfigFolder) -> dict[str, str]:
+    """Each contract table's checksum as ingesting the export would store it, from the files'
+    bytes alone (nothing parsed): what ``safeguard run`` compares with the store to tell
+    whether a month's export changed."""
+    mapping = load_ssd_mapping(pipelines)
+    shas: dict[str, str] = {}
+    found: dict[str, str] = {}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if path.name.lower() in contract.skipped_files:
+            continue
+        table = contract.table_for_file(path.name)
+        obj = (
+            recognise(path.name, _header(path), contract) if path.suffix.lower() == ".csv" else None
+        )
+        if obj is not None:
+            shas.setdefault(obj, sha256_of_file(path))
+        elif table is not None:
+            found[table] = sha256_of_file(path)
+    for tname, tmap in mapping.tables.items():
+        if tname not in found and tmap.source in shas:
+            found[tname] = table_sha(tmap, shas[tmap.source], shas)
+    return found
+
+
 def _column_of(tmap: SsdTable, fmap: SsdField) -> str:
     return next(c for c, f in tmap.columns.items() if f is fmap)
 
@@ -443,11 +478,7 @@ def _map_table(
     table = contract.tables[tname]
     frame = source.raw.frame
     read: set[str] = set()
-    # the table's checksum covers the objects it is joined with, so a changed caseload (in
-    # ssd_involvements) is a changed workforce table, not an "unchanged" extract
-    joined = sorted({JOINED[f.derive] for f in tmap.columns.values() if f.derive in JOINED})
-    shas = [source.raw.sha256, *(objects[o].raw.sha256 for o in joined if o in objects)]
-    sha = shas[0] if len(shas) == 1 else hashlib.sha256("+".join(shas).encode()).hexdigest()
+    sha = table_sha(tmap, source.raw.sha256, {o.name: o.raw.sha256 for o in objects.values()})
     columns: list[pl.Expr] = []
     for cname, fmap in tmap.columns.items():
         assert isinstance(fmap.source, str), f"{FORMAT}: {tname}.{cname} needs one source"
