@@ -665,3 +665,19 @@ def test_run_sees_an_unchanged_export_as_done_and_a_changed_caseload_as_new(
     assert pending_extracts(raw, store, contract, PIPELINES) == [(OCT, folder)]
     outcome = ingest(folder, OCT, contract, processed, pipelines=PIPELINES)
     assert outcome.action == "written"
+
+
+def test_a_contract_narrowed_to_some_tables_leaves_the_other_objects_unloaded(
+    contract: Contract, tmp_path: Path
+) -> None:
+    kept = {n: t for n, t in contract.tables.items() if n in ("person", "audits")}
+    narrow = contract.model_copy(update={"tables": kept})
+    folder = _small(
+        tmp_path / "2015-10",
+        ssd_person=PERSON,
+        ssd_professionals=PROFESSIONALS,
+    )
+    outcome = ingest(folder, OCT, narrow, tmp_path / "store", pipelines=PIPELINES)
+    assert outcome.action == "written", outcome.report.issues.rows()
+    assert outcome.not_loaded["ssd_professionals"] == 3
+    assert set(outcome.report.tables) == {"person"}
