@@ -398,6 +398,7 @@ def validate(
         max_quarantine=settings.max_quarantine,
         authority=project.authority,
         processed=settings.processed_dir,  # issue 14: references looked up in the store too
+        pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
     )
     said = verdict(report, settings.strict, dry_run=True)
     _finish(report, contract, settings.strict, said, report_json, report_csv)
@@ -412,8 +413,9 @@ def validate(
     type=click.Choice(["auto", "extract", "cin-xml", "ssda903", "annex-a"]),
     default="auto",
     show_default=True,
-    help="What PATH is: a monthly extract folder, a CIN census XML file, a folder of SSDA903 "
-    "tables or an Annex A workbook; auto decides by the content.",
+    help="What PATH is: a monthly extract folder (in the contract's form or an SSD export), a "
+    "CIN census XML file, a folder of SSDA903 tables or an Annex A workbook; auto decides by "
+    "the content.",
 )
 @setting("--raw-dir", "raw_dir", "Where extract folders named YYYY-MM arrive.")
 @setting("--processed-dir", "processed_dir", "The processed store.")
@@ -482,8 +484,13 @@ def ingest(
         encoding=settings.encoding,
         max_quarantine=settings.max_quarantine,
         authority=project.authority,
+        pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
     )
     said = verdict(outcome.report, settings.strict, dry_run=False, action=outcome.action)
+    if outcome.not_loaded:  # an SSD export: what the store holds no place for, counted
+        said += "\nNot loaded from the SSD export (values): " + ", ".join(
+            f"{part} {count:,}" for part, count in outcome.not_loaded.items()
+        )
     if (
         outcome.generation is not None
         and outcome.report.quarantined

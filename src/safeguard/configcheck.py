@@ -25,7 +25,7 @@ class ConfigCheck:
 def check_config(project: Project) -> ConfigCheck:
     """Load every configuration file, check the returns' mappings against the contract and
     render the HTML and PDF templates with sample figures; raise ConfigError on a problem."""
-    from safeguard.ingest.sources import FORMATS
+    from safeguard.ingest.sources import FORMATS, ssd
     from safeguard.ingest.sources.base import mapping_problems
     from safeguard.report.html import render_html
     from safeguard.report.pdf import render_pdf
@@ -38,6 +38,8 @@ def check_config(project: Project) -> ConfigCheck:
     problems = [
         problem for name in FORMATS for problem in mapping_problems(project.mapping(name), contract)
     ]
+    # the SSD export is a monthly extract, not a return, so it is not among FORMATS
+    problems += ssd.ssd_mapping_problems(ssd.load_ssd_mapping(project.pipelines), contract)
     if problems:
         raise ConfigError("pipelines/sources: " + "; ".join(problems))
     templates = project.template_dirs

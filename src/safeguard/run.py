@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safeguard.defaults import ConfigFolder
 from safeguard.errors import ConfigError, DataError
 from safeguard.indicators.catalogue import Catalogue
 from safeguard.ingest.csvfile import sha256_of
@@ -129,8 +130,14 @@ def latest_month(extracts: dict[str, ExtractEntry]) -> Month:
     return max(window_of(key, entry)[1] for key, entry in extracts.items())
 
 
-def pending_extracts(raw: Path, store: Store, contract: Contract) -> list[tuple[Month, Path]]:
-    """Extract folders named YYYY-MM whose files differ from what the store holds for them."""
+def pending_extracts(
+    raw: Path, store: Store, contract: Contract, pipelines: ConfigFolder | None = None
+) -> list[tuple[Month, Path]]:
+    """Extract folders named YYYY-MM whose files differ from what the store holds for them
+    (an SSD export's tables checksummed as its ingest stores them: ``ssd.checksums``)."""
+    from safeguard.defaults import packaged
+    from safeguard.ingest.sources import ssd
+
     held = store.manifest().extracts
     found = []
     for folder in sorted(raw.iterdir()) if raw.is_dir() else []:
@@ -140,11 +147,14 @@ def pending_extracts(raw: Path, store: Store, contract: Contract) -> list[tuple[
             continue
         if not folder.is_dir():
             continue
-        files = {
-            name: sha256_of(path.read_bytes())
-            for path in folder.iterdir()
-            if (name := contract.table_for_file(path.name)) is not None and path.is_file()
-        }
+        if ssd.sniff(folder, contract):
+            files = ssd.checksums(folder, contract, pipelines or packaged("pipelines"))
+        else:
+            files = {
+                name: sha256_of(path.read_bytes())
+                for path in folder.iterdir()
+                if (name := contract.table_for_file(path.name)) is not None and path.is_file()
+            }
         known = held.get(str(month))
         if (known.checksums() if known is not None else {}) != files:
             found.append((month, folder))
@@ -192,7 +202,7 @@ def run_month(
     with store.locked():
         outcome.cleaned = store.clean_leftovers()
         outcome.cleaned += recover_month_folders(pipeline.reports_dir)
-        pending = pending_extracts(pipeline.raw_dir, store, contract)
+        pending = pending_extracts(pipeline.raw_dir, store, contract, project.pipelines)
         for number, (extract_month, folder) in enumerate(pending, start=1):
             if progress is not None:
                 progress(f"ingesting {extract_month}", number, len(pending) + 1)
@@ -205,6 +215,7 @@ def run_month(
                 authority=authority,
                 encoding=pipeline.encoding,
                 max_quarantine=pipeline.max_quarantine,
+                pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
             )
             report = done.report
             outcome.ingested.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +21,11 @@ from safeguard.ingest.pseudonym import (
     pseudonymise_derived_ids,
 )
 from safeguard.ingest.report import ValidationReport, file_issue, issues_frame
-from safeguard.ingest.sources import cin_xml, read_return
+from safeguard.ingest.sources import cin_xml, read_return, ssd
 from safeguard.ingest.sources.base import Converted, SourceMapping, load_mapping
 from safeguard.ingest.validate import (
     ExtractResult,
+    StoreHeld,
     problem_issue,
     validate_extract,
     validate_tables,
@@ -50,6 +51,9 @@ class IngestOutcome:
     report: ValidationReport
     action: str
     generation: Path | None = None
+    # an SSD export's objects and fields the store has no place for (names among them),
+    # counted: "ssd_person.pers_surname" -> non-blank values
+    not_loaded: dict[str, int] = field(default_factory=dict)
 
 
 def _log_report(stage: str, report: ValidationReport) -> None:
@@ -76,16 +80,17 @@ def validate(
     max_quarantine: float = 0.01,
     authority: Authority | None = None,
     processed: Path | None = None,
+    pipelines: ConfigFolder | None = None,
 ) -> ValidationReport:
     """Run every check on an extract folder and write nothing. With ``authority`` (the
     project's), also warn as ``ingest`` does when the folder is not the demo's in a demo
     project. With ``processed``, references are also looked up in that store, as ``ingest``
-    does (read only: no lock is taken)."""
+    does (read only: no lock is taken). An SSD export is mapped by ``pipelines``'
+    sources/ssd.yaml first."""
     # issue 14: references the extract lacks are looked up in the store (ingest.held)
     held = store_held(processed, month, contract, key_from_environment()) if processed else None
-    report = validate_extract(
-        folder, month, contract, encoding=encoding, max_quarantine=max_quarantine, store=held
-    ).report
+    result, _ = _validated(folder, month, contract, encoding, max_quarantine, pipelines, held)
+    report = result.report
     _add_issues(report, demo_project_issues(folder, authority))
     _log_report("validate", report)
     return report
@@ -101,6 +106,7 @@ def ingest(
     encoding: str | None = None,
     max_quarantine: float = 0.01,
     authority: Authority | None = None,
+    pipelines: ConfigFolder | None = None,
 ) -> IngestOutcome:
     """Validate an extract and, if it passes, merge it into the processed store atomically.
 
@@ -108,14 +114,16 @@ def ingest(
     (``demo: true``) and the folder was not written by the demo (rule ``demo-project``).
 
     A reference the extract does not hold is looked up in the store (``ingest.held``); the
-    store's lock is held from that look-up to the merge, when there is a store to lock."""
+    store's lock is held from that look-up to the merge, when there is a store to lock. An
+    SSD export (a folder of ``ssd_*`` tables) is mapped by ``pipelines``' sources/ssd.yaml
+    (default: the packaged one) and then goes the same way."""
     key = key_from_environment()
     store = Store(processed)
     # issue 14: validation reads the store, so no other run may change it before the merge
     with store.locked() if store.generation is not None else contextlib.nullcontext():
         held = store_held(processed, month, contract, key)
-        result = validate_extract(
-            folder, month, contract, encoding=encoding, max_quarantine=max_quarantine, store=held
+        result, not_loaded = _validated(
+            folder, month, contract, encoding, max_quarantine, pipelines, held
         )
         report = result.report
         _add_issues(report, demo_project_issues(folder, authority))
@@ -125,9 +133,42 @@ def ingest(
             return IngestOutcome(report, "refused")
         if key is not None:
             result = pseudonymise(result, contract, key)
-        merged = merge_extract(processed, result, contract, pseudonym=fingerprint(key))
+        merged = merge_extract(
+            processed, result, contract, pseudonym=fingerprint(key), not_loaded=not_loaded or None
+        )
     log.info("ingest %s: %s, generation %s", month, merged.action, merged.generation.name)
-    return IngestOutcome(report, merged.action, merged.generation)
+    return IngestOutcome(report, merged.action, merged.generation, not_loaded)
+
+
+def _validated(
+    folder: Path,
+    month: Month,
+    contract: Contract,
+    encoding: str | None,
+    max_quarantine: float,
+    pipelines: ConfigFolder | None,
+    held: StoreHeld | None = None,
+) -> tuple[ExtractResult, dict[str, int]]:
+    """A monthly extract validated, and what of it was not loaded: a folder in the contract's
+    form, or an SSD export (recognised by its files' names and headers), whose objects are
+    mapped to the contract's tables first. Both then take the same checks and store; ``held``
+    is what the store already holds, for references the extract lacks."""
+    if folder.is_dir() and ssd.sniff(folder, contract):
+        from safeguard.defaults import packaged
+
+        return ssd.validate_export(
+            folder,
+            month,
+            contract,
+            pipelines if pipelines is not None else packaged("pipelines"),
+            encoding=encoding,
+            max_quarantine=max_quarantine,
+            store=held,
+        )
+    result = validate_extract(
+        folder, month, contract, encoding=encoding, max_quarantine=max_quarantine, store=held
+    )
+    return result, {}
 
 
 @dataclass(frozen=True)

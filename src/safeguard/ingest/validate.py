@@ -989,3 +989,39 @@ def validate_tables(
         encoding=None,
         parts=parts,
     )
+
+
+def validate_read(
+    raws: dict[str, tuple[str, RawCsv]],
+    problems: list[dict[str, Any]],
+    files: dict[str, str],
+    month: Month,
+    contract: Contract,
+    *,
+    extract: str,
+    max_quarantine: float = 0.01,
+    missing_tables: list[str] | None = None,
+    encoding: str | None = None,
+    store: StoreHeld | None = None,
+) -> ExtractResult:
+    """Validate tables already read, each as (the file named in the report, its rows with a
+    header of contract columns or their aliases): an SSD export mapped to the contract beside
+    its local tables. ``files`` also names tables whose file could not be read (refused);
+    ``store``, what the store already holds, for references the export lacks."""
+    readable: dict[str, tuple[str, RawCsv, dict[str, int]]] = {}
+    problems = list(problems)
+    for name, (file, raw) in raws.items():
+        _admit(name, file, raw, contract, problems, readable)
+    return _validate(
+        readable,
+        problems,
+        files,
+        {name: raw.sha256 for name, (_, raw) in raws.items()},
+        month,
+        contract,
+        max_quarantine=max_quarantine,
+        extract=extract,
+        missing_tables=missing_tables or [],
+        encoding=encoding,
+        store=store,
+    )
