@@ -14,6 +14,14 @@ hard-linked from the live one), then swaps ``CURRENT``. A crash or a refusal bef
 leaves the live generation untouched; leftovers are removed by the next run under the lock.
 The generation's name is a hash of its manifest, and the manifest is a pure function of the
 set of extracts ingested, so ingesting in any order, or twice, gives the same bytes.
+
+A statutory return is held by table: loading tables of a return name already held adds the
+tables it does not hold and replaces only those it brings (``held_tables`` says which, so the
+caller can refuse a replacement not asked for). Between two returns of one format for
+consecutive years, the later is authoritative for its year (``_close_omitted``): an episode
+the earlier return leaves open at its year end and the later one does not hold is closed on
+the later year's first day, or dropped when the later return restates the child's care at that
+day with another episode; counted per return in the manifest, recomputed on every rebuild.
 """
 
 from __future__ import annotations
@@ -123,6 +131,10 @@ class ExtractEntry(StrictModel):
     files: dict[str, FileEntry]
     missing_tables: tuple[str, ...]
     not_loaded: dict[str, int] | None = _recorded()  # a return's parts the store has no table for
+    # episodes this return left open at its year end that the next year's return omits:
+    # closed on the next year's first day, or superseded by the next return's own episode
+    closed_by_next: dict[str, int] | None = _recorded()
+    superseded_by_next: dict[str, int] | None = _recorded()
 
     @model_serializer(mode="wrap")
     def _as_read(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -165,6 +177,34 @@ class Manifest(StrictModel):
         """The file's bytes: sorted keys, two-space indent, a final newline."""
         data = self.model_dump(mode="json")
         return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def replaced_tables(
+    key: str, previous: ExtractEntry | None, checksums: dict[str, str]
+) -> dict[str, FileEntry]:
+    """What loading files with ``checksums`` (table -> sha256) under ``key`` would replace:
+    each held table whose file differs, as held. A monthly extract replaces every table it
+    held; a statutory return only the tables it brings."""
+    if previous is None:
+        return {}
+    return {
+        table: entry
+        for table, entry in sorted(previous.files.items())
+        if checksums.get(table, None if is_return(key) else "") not in (None, entry.sha256)
+    }
+
+
+class ReplaceRefused(ConfigError):
+    """A return already held under its name would be replaced without ``--replace``."""
+
+    def __init__(self, key: str, going: dict[str, FileEntry]):
+        self.key = key
+        self.going = going
+        held = ", ".join(f"{t} ({e.loaded:,} rows from {e.file})" for t, e in going.items())
+        super().__init__(
+            f"{key} is already in the store with other files: {held}; nothing was written. "
+            f"To replace what it holds with these files, load them again with --replace"
+        )
 
 
 @dataclass(frozen=True)
@@ -453,6 +493,123 @@ def _advance(
     return frame, stats_frame, superseded_frame
 
 
+# tables whose open records a later return closes: (child, start, end) columns
+CLOSED_BY_NEXT: dict[str, tuple[str, str, str]] = {
+    "cla_episodes": (
+        "clae_person_id",
+        "clae_cla_episode_start_date",
+        "clae_cla_episode_ceased_date",
+    ),
+    "referrals": ("cine_person_id", "cine_referral_date", "cine_close_date"),
+}
+
+
+def next_returns(extracts: dict[str, ExtractEntry], table: str) -> dict[str, str]:
+    """Each statutory return holding ``table`` -> the return of the same format holding it
+    whose year starts the month after this one's ends (``ssda903-2019`` -> ``ssda903-2020``)."""
+    holding = {
+        key: (entry.format, *window_of(key, entry))
+        for key, entry in extracts.items()
+        if is_return(key) and table in entry.files
+    }
+    starts = {(fmt, first): key for key, (fmt, first, _) in holding.items()}
+    return {
+        key: starts[(fmt, last.shift(1))]
+        for key, (fmt, _, last) in holding.items()
+        if (fmt, last.shift(1)) in starts
+    }
+
+
+def _close_omitted(
+    frame: pl.DataFrame, table: str, extracts: dict[str, ExtractEntry]
+) -> tuple[pl.DataFrame, dict[str, int], dict[str, int]]:
+    """The current view of ``table`` with what each later return implies for the records an
+    earlier return of its format left open at its year end and the later return does not hold
+    (903 rules 502 and 1010; CIN episodes alike). The later return covers everyone in care (or
+    in need) at any time in its year, so such a record was not open on its first day:
+
+    - when the later return holds another record of the same child starting before its first
+      day, it restates the child's care at that day: the earlier record is superseded (dropped
+      from the current view; its version stays);
+    - otherwise the record is closed on the later year's first day (1 April), its end reason
+      left blank: the one day on which both returns hold (open at 31 March by the earlier,
+      not open on 1 April by the later, a record counting as open on a day before its end).
+
+    Returns the frame and, per earlier return, how many records were closed and superseded.
+    """
+    spec = CLOSED_BY_NEXT.get(table)
+    following = next_returns(extracts, table) if spec is not None else {}
+    if spec is None or not following or frame.is_empty():
+        return frame, {}, {}
+    person, start, end = spec
+    pairs = pl.DataFrame(
+        {
+            EXTRACT: list(following),
+            "__next": list(following.values()),
+            "__next_first": [window_of(k, extracts[k])[0].first_day for k in following.values()],
+        },
+        schema={EXTRACT: pl.String, "__next": pl.String, "__next_first": pl.Date},
+    )
+    marked = frame.with_row_index("__row").join(pairs, on=EXTRACT, how="left")
+    omitted = marked.filter(pl.col("__next").is_not_null() & pl.col(end).is_null())
+    if omitted.is_empty():
+        return frame, {}, {}
+    later = frame.select(
+        pl.col(EXTRACT).alias("__next"), pl.col(person), pl.col(start).alias("__s")
+    )
+    restated = (
+        omitted.select("__row", "__next", person, "__next_first")
+        .join(later, on=["__next", person], how="inner")
+        .filter(pl.col("__s") < pl.col("__next_first"))
+        .select("__row")
+        .unique()
+    )
+    dropped = set(restated["__row"].to_list())
+    closed_rows = omitted.filter(~pl.col("__row").is_in(list(dropped)))
+    fill = dict(
+        zip(closed_rows["__row"].to_list(), closed_rows["__next_first"].to_list(), strict=True)
+    )
+    result = (
+        marked.with_columns(
+            pl.when(pl.col("__row").is_in(list(fill)))
+            .then(pl.col("__next_first"))
+            .otherwise(pl.col(end))
+            .cast(frame.schema[end])
+            .alias(end)
+        )
+        .filter(~pl.col("__row").is_in(list(dropped)))
+        .select(frame.columns)
+    )
+
+    def per_return(rows: pl.DataFrame) -> dict[str, int]:
+        return {k: int(n) for k, n in rows.group_by(EXTRACT).len().sort(EXTRACT).iter_rows()}
+
+    return (
+        result,
+        per_return(closed_rows),
+        per_return(omitted.filter(pl.col("__row").is_in(list(dropped)))),
+    )
+
+
+def _record_closures(
+    extracts: dict[str, ExtractEntry],
+    table: str,
+    closed: dict[str, int],
+    superseded: dict[str, int],
+) -> None:
+    """Set every return's closed and superseded counts for ``table`` (absent when none)."""
+    for key, entry in list(extracts.items()):
+        update: dict[str, Any] = {}
+        for field, counts in (("closed_by_next", closed), ("superseded_by_next", superseded)):
+            held = {k: v for k, v in (getattr(entry, field) or {}).items() if k != table}
+            if counts.get(key):
+                held[table] = counts[key]
+            if held != (getattr(entry, field) or {}):
+                update[field] = dict(sorted(held.items())) or None
+        if update:
+            extracts[key] = entry.model_copy(update=update)
+
+
 def swap_folder(tmp: Path, final: Path) -> None:
     """Show ``tmp``'s content at ``final`` in one atomic step.
 
@@ -515,9 +672,16 @@ def recover_month_folders(root: Path) -> list[str]:
     return done
 
 
-def _current_view(parts: list[Path], target: Path, table: Table) -> tuple[int, pl.DataFrame]:
+def _current_view(
+    parts: list[Path],
+    target: Path,
+    table: Table,
+    name: str = "",
+    extracts: dict[str, ExtractEntry] | None = None,
+) -> tuple[int, pl.DataFrame]:
     """Write a table's current view from all its versions; its row count and the counts per
-    extract. A table one extract holds links that extract's file, as it is."""
+    extract. A table one extract holds links that extract's file, as it is. With ``extracts``
+    (which are updated), records a later return omits are closed (``_close_omitted``)."""
     if len(parts) == 1:
         _link_or_copy(parts[0], target)
         rows = int(pl.scan_parquet(parts[0]).select(pl.len()).collect().item())
@@ -534,8 +698,19 @@ def _current_view(parts: list[Path], target: Path, table: Table) -> tuple[int, p
     returns = any(is_return(p.stem) for p in parts)
     current, counts = _table_stats(pl.scan_parquet(parts), table, returns)
     frame, stats = pl.collect_all([current, counts])
+    if extracts is not None and returns:
+        frame = _closed(frame, name, extracts)
     _write_parquet(frame, target)
     return frame.height, stats
+
+
+def _closed(frame: pl.DataFrame, name: str, extracts: dict[str, ExtractEntry]) -> pl.DataFrame:
+    """``_close_omitted``, its counts recorded in ``extracts``."""
+    if name not in CLOSED_BY_NEXT:
+        return frame
+    frame, closed, superseded = _close_omitted(frame, name, extracts)
+    _record_closures(extracts, name, closed, superseded)
+    return frame
 
 
 def _set_counts(
@@ -573,8 +748,13 @@ def merge_extract(
     before_swap: Any = None,
     source: Source | None = None,
     not_loaded: dict[str, int] | None = None,
+    replace: bool = True,
 ) -> MergeOutcome:
     """Merge a validated extract into the store at ``root``, atomically.
+
+    A statutory return's tables already held under its name with other content are replaced
+    only with ``replace``; otherwise ``ReplaceRefused`` says what is held and nothing is
+    written. Its tables not held are added beside those held (a return is held by table).
 
     ``source`` says what a statutory return is (its key in the store, format and the months it
     covers); a monthly extract's key is its month and it covers the 24 months to it.
@@ -603,13 +783,17 @@ def merge_extract(
             )
         previous = extracts.get(month)
         mine = _checksums(result)
+        sums = previous.checksums() if previous is not None else {}
         if (
             previous is not None
-            and previous.checksums() == mine
+            and (sums == mine or (is_return(month) and sums.items() >= mine.items()))
             and (previous.contract, previous.encoding) == (contract.fingerprint(), report.encoding)
         ):
             assert live is not None
             return MergeOutcome("unchanged", live, manifest)
+        going = replaced_tables(month, previous, mine)
+        if going and not replace:
+            raise ReplaceRefused(month, going)
         for other, info in sorted(extracts.items()):
             if other != month and info.checksums() == mine:
                 raise DataError(
@@ -697,13 +881,15 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
                     continue
                 _link_or_copy(source, tmp / relative)
             tables: dict[str, TableEntry] = {}
+            for name in CLOSED_BY_NEXT:  # recounted below for the tables still held
+                _record_closures(kept, name, {}, {})
             for name in sorted(contract.tables):
                 folder = tmp / "versions" / name
                 parts = _version_parts(folder)
                 if not parts:
                     continue
                 rows, stats_frame = _current_view(
-                    parts, tmp / "tables" / f"{name}.parquet", contract.tables[name]
+                    parts, tmp / "tables" / f"{name}.parquet", contract.tables[name], name, kept
                 )
                 _record_counts(kept, name, stats_frame)
                 tables[name] = TableEntry(rows=rows, extracts=tuple(p.stem for p in parts))
@@ -735,6 +921,8 @@ def _build_generation(
     month = origin.key
     previous = extracts.get(month)
     previous_tables = set(previous.files) if previous is not None else set()
+    # a statutory return is held by table: the tables this load does not bring are kept
+    kept = previous_tables - set(result.tables) if is_return(month) else set()
     affected = sorted(previous_tables | set(result.tables))
 
     # 1. carry over every file this extract does not change
@@ -746,9 +934,10 @@ def _build_generation(
             top = relative.parts
             if top[0] == "tables" and source.stem in affected:
                 continue
-            if top[0] == "versions" and source.stem == month:
+            if top[0] == "versions" and source.stem == month and top[1] not in kept:
                 continue
-            if top[0] == "extracts" and top[1] == month:
+            kept_quarantine = top[2:3] == ("quarantine",) and source.stem in kept
+            if top[0] == "extracts" and top[1] == month and not kept_quarantine:
                 continue
             _link_or_copy(source, tmp / relative)
 
@@ -779,16 +968,25 @@ def _build_generation(
         for name, outcome in sorted(report.tables.items())
     }
     new_extracts = {k: v for k, v in extracts.items() if k != month}
+    sources, missing, skipped = report.extract, tuple(report.missing_tables), not_loaded or {}
+    if kept and previous is not None:  # tables of the same return loaded before: merged
+        files = {**{t: previous.files[t] for t in kept}, **files}
+        if previous.source != report.extract:
+            sources = " + ".join(dict.fromkeys([*previous.source.split(" + "), report.extract]))
+        missing = tuple(sorted(set(missing) & set(previous.missing_tables)))
+        skipped = {**(previous.not_loaded or {}), **skipped}
     new_extracts[month] = ExtractEntry(
-        source=report.extract,
+        source=sources,
         format=origin.format,
         window=Window(first=origin.first, last=origin.last),
         contract=contract.fingerprint(),
         encoding=report.encoding,
         files=files,
-        missing_tables=tuple(report.missing_tables),
+        missing_tables=missing,
         # parts of a return with no table in the store: counted, never dropped
-        not_loaded=dict(sorted(not_loaded.items())) if not_loaded else None,
+        not_loaded=dict(sorted(skipped.items())) if skipped else None,
+        closed_by_next=previous.closed_by_next if previous is not None else None,
+        superseded_by_next=previous.superseded_by_next if previous is not None else None,
     )
     tables_meta: dict[str, TableEntry] = {
         name: meta for name, meta in _old_tables(live).items() if name not in affected
@@ -805,6 +1003,9 @@ def _build_generation(
             and name not in previous_tables
             and live is not None
             and (live / "tables" / f"{name}.parquet").is_file()
+            # records returns close are counted on a full rebuild, so the counts never
+            # depend on the order of loading
+            and not (name in CLOSED_BY_NEXT and any(is_return(p.stem) for p in parts))
         ):  # the newest extract, new to the store: update the current view, no rebuild
             current_frame, stats_frame, superseded = _advance(
                 pl.scan_parquet(live / "tables" / f"{name}.parquet"),
@@ -820,7 +1021,11 @@ def _build_generation(
                     new_extracts, older, name, {"superseded_by_newer": earlier + int(count)}
                 )
         else:
-            current_rows, stats_frame = _current_view(parts, target, contract.tables[name])
+            if name in CLOSED_BY_NEXT:
+                _record_closures(new_extracts, name, {}, {})  # recounted from the versions
+            current_rows, stats_frame = _current_view(
+                parts, target, contract.tables[name], name, new_extracts
+            )
         _record_counts(new_extracts, name, stats_frame)
         tables_meta[name] = TableEntry(rows=current_rows, extracts=tuple(p.stem for p in parts))
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -388,14 +388,14 @@ def _year_from_dates(files: list[_File]) -> tuple[int, str] | None:
         )
         year, count = counts.row(0)
         return int(year), f"{count} of the {ends.len()} episode end dates (DEC) fall in it"
-    for table, column, what in (
-        ("episodes", "DECOM", "the latest episode start date (DECOM)"),
-        ("reviews", "REVIEW", "the latest review date"),
-    ):
-        latest = dates(table, (column,)).max()
-        if isinstance(latest, date):
-            year = collection_year(Month(latest.year, latest.month))
-            return year, f"{what}, {latest.isoformat()}, falls in it"
+    # only episodes place a return: reviews (and every other table) are held for whichever
+    # year their episodes or name say; a start date after today is a typing error, never a
+    # year (its row is quarantined as after the return's year)
+    starts = dates("episodes", ("DECOM",))
+    latest = starts.filter(starts <= datetime.now(UTC).date()).max()
+    if isinstance(latest, date):
+        year = collection_year(Month(latest.year, latest.month))
+        return year, f"the latest episode start date (DECOM), {latest.isoformat()}, falls in it"
     return None
 
 
@@ -512,8 +512,10 @@ def read(path: Path, mapping: SourceMapping, *, month: Month | None = None) -> l
         problems = [p["message"] for f in files for p in f.problems]
         if None in groups:
             problems.append(
-                "cannot tell which 903 year the files belong to: name them "
-                "<YYYY>-<table>.csv (YYYY the year the return ends on 31 March) or give the month"
+                "cannot tell which 903 year the files belong to (only episodes, or a year in "
+                "the file name, place a 903 table; review dates never do): name them "
+                "<YYYY>-<table>.csv (YYYY the year the return ends on 31 March) or give "
+                "--year YYYY"
             )
         raise DataError(
             f"{path}: no year of SSDA903 tables could be read"
@@ -530,7 +532,7 @@ def read(path: Path, mapping: SourceMapping, *, month: Month | None = None) -> l
                     "no-year",
                     f"{found.name} cannot be placed in a 903 year: name it "
                     f"<YYYY>-{found.table}.csv (YYYY the year the return ends on 31 March) "
-                    "or give the month",
+                    "or give --year YYYY",
                 )
             )
         found.usable, found.stray = False, True
