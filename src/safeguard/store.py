@@ -968,15 +968,13 @@ def _build_generation(
         for name, outcome in sorted(report.tables.items())
     }
     new_extracts = {k: v for k, v in extracts.items() if k != month}
-    sources, missing, skipped = report.extract, tuple(report.missing_tables), not_loaded or {}
+    missing, skipped = tuple(report.missing_tables), not_loaded or {}
     if kept and previous is not None:  # tables of the same return loaded before: merged
         files = {**{t: previous.files[t] for t in kept}, **files}
-        if previous.source != report.extract:
-            sources = " + ".join(dict.fromkeys([*previous.source.split(" + "), report.extract]))
         missing = tuple(sorted(set(missing) & set(previous.missing_tables)))
         skipped = {**(previous.not_loaded or {}), **skipped}
     new_extracts[month] = ExtractEntry(
-        source=sources,
+        source=report.extract,
         format=origin.format,
         window=Window(first=origin.first, last=origin.last),
         contract=contract.fingerprint(),

@@ -280,7 +280,8 @@ def _replacing(
 # for them, so it gets names
 _CLOSED_RULE = {"ssda903": "1010", "cin-xml": "cin-open-omitted"}
 _SUPERSEDED_RULE = {"ssda903": "502", "cin-xml": "cin-open-restated"}
-_WHAT = {"cla_episodes": "episodes of care", "referrals": "CIN episodes"}
+_WHAT = {"cla_episodes": "episode(s) of care", "referrals": "CIN episode(s)"}
+_WHO = {"ssda903": "every child looked after", "cin-xml": "every child in need"}
 
 
 def cross_year_issues(processed: Path, one: Converted) -> list[dict[str, Any]]:
@@ -312,8 +313,9 @@ def cross_year_issues(processed: Path, one: Converted) -> list[dict[str, Any]]:
                     one.label,
                     _CLOSED_RULE.get(one.format, "open-omitted"),
                     f"{earlier} leaves {count:,} {_WHAT.get(table, table)} open at its year end "
-                    f"that {later} does not hold, though it covers everyone in care (or in need) "
-                    f"on {day}: taken as closed on {day}, a date neither "
+                    f"that {later} does not hold, though it covers "
+                    f"{_WHO.get(one.format, 'every child')} on {day}: taken as closed on {day}, "
+                    "a date neither "
                     "return records, so they count at the earlier year's end and not after; "
                     "check the later return is complete",
                     column=table,
@@ -340,7 +342,7 @@ def cross_year_issues(processed: Path, one: Converted) -> list[dict[str, Any]]:
                 file_issue(
                     one.label,
                     "142",
-                    f"{overlaps:,} episodes of care held in the store from {one.label} overlap "
+                    f"{overlaps:,} episode(s) of care held in the store from {one.label} overlap "
                     "another episode of the same child (one starts before the other has ceased, "
                     "903 rule 142), across the returns and extracts loaded: a child may be "
                     "counted twice in the periods they overlap",
