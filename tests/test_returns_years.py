@@ -342,3 +342,25 @@ def test_the_903_sample_reloaded_as_a_whole_is_unchanged(tmp_path: Path, runner:
     assert ingest(runner, store, str(SAMPLES / "ssda903"), "--max-quarantine", "0.25")[0] == 0
     code, out = ingest(runner, store, str(SAMPLES / "ssda903"), "--max-quarantine", "0.25")
     assert code == 0 and out.count("Unchanged") == 2
+
+
+def test_a_folder_of_years_writes_nothing_when_one_year_would_replace_unasked(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    # 2019 is held; a folder with 2018 (new) and a changed 2019 writes neither year
+    store = tmp_path / "processed"
+    held = write(tmp_path / "held", **{"2019-episodes": EPISODES_2019})
+    assert ingest(runner, store, str(held))[0] == 0
+    generation = Store(store).generation
+    folder = write(
+        tmp_path / "both",
+        **{
+            "2018-episodes": EPISODES_2018,
+            "2019-episodes": EPISODES_2019 + "G,01/06/2018,S,C2,U1,,\n",
+        },
+    )
+    code, out = ingest(runner, store, str(folder))
+    assert code == ExitCode.USAGE
+    assert "cla_episodes (3 rows from 2019-episodes.csv)" in " ".join(out.split())
+    assert Store(store).generation == generation
+    assert list(Store(store).manifest().extracts) == ["ssda903-2019"]

@@ -195,15 +195,19 @@ def replaced_tables(
 
 
 class ReplaceRefused(ConfigError):
-    """A return already held under its name would be replaced without ``--replace``."""
+    """Returns already held under their names would be replaced without ``--replace``
+    (exit 2: the command must say so; the data may well be right)."""
 
-    def __init__(self, key: str, going: dict[str, FileEntry]):
-        self.key = key
+    def __init__(self, going: dict[str, dict[str, FileEntry]]):
         self.going = going
-        held = ", ".join(f"{t} ({e.loaded:,} rows from {e.file})" for t, e in going.items())
+        held = "; ".join(
+            f"{key} is already in the store with other files: "
+            + ", ".join(f"{t} ({e.loaded:,} rows from {e.file})" for t, e in tables.items())
+            for key, tables in going.items()
+        )
         super().__init__(
-            f"{key} is already in the store with other files: {held}; nothing was written. "
-            f"To replace what it holds with these files, load them again with --replace"
+            f"{held}; nothing was written. To replace what the store holds with these files, "
+            "load them again with --replace"
         )
 
 
@@ -793,7 +797,7 @@ def merge_extract(
             return MergeOutcome("unchanged", live, manifest)
         going = replaced_tables(month, previous, mine)
         if going and not replace:
-            raise ReplaceRefused(month, going)
+            raise ReplaceRefused({month: going})
         for other, info in sorted(extracts.items()):
             if other != month and info.checksums() == mine:
                 raise DataError(

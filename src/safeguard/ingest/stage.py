@@ -31,6 +31,7 @@ from safeguard.periods import Month
 from safeguard.schema import Contract, Severity
 from safeguard.store import (
     EXTRACT,
+    FileEntry,
     ReplaceRefused,
     Source,
     Store,
@@ -220,7 +221,7 @@ def ingest_return(
     going = _replacing(processed, checked, strict) if processed is not None else {}
     if going and not replace_held:
         # nothing is written when any year would replace what the store holds unasked
-        raise ReplaceRefused(*next(iter(going.items())))
+        raise ReplaceRefused(going)
     done = []
     for one, result in checked:
         report = result.report
@@ -260,7 +261,7 @@ def ingest_return(
 
 def _replacing(
     processed: Path, checked: list[tuple[Converted, ExtractResult]], strict: bool
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, dict[str, FileEntry]]:
     """For each year that would load, the tables it would replace in the store (as held)."""
     extracts = Store(processed).manifest().extracts
     going = {}
