@@ -8,6 +8,7 @@ Every input is hand-made and tiny, with the answer in a comment."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -328,6 +329,7 @@ def test_tables_of_one_year_loaded_one_at_a_time_are_merged_by_table(
     assert entry.missing_tables == ()  # the reviews the first load lacked are held now
     # and reloading the episodes alone, unchanged, changes nothing
     generation = Store(store).generation
+    assert generation is not None
     code, out = ingest(runner, store, str(episodes))
     assert code == 0 and "Unchanged" in out
     assert Store(store).generation == generation
@@ -364,3 +366,25 @@ def test_a_folder_of_years_writes_nothing_when_one_year_would_replace_unasked(
     assert "cla_episodes (3 rows from 2019-episodes.csv)" in " ".join(out.split())
     assert Store(store).generation == generation
     assert list(Store(store).manifest().extracts) == ["ssda903-2019"]
+
+
+def test_a_table_added_to_a_year_keeps_the_held_tables_quarantined_rows_in_the_report(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    # episodes with one row ceasing after 31 March 2019 (quarantined), then the reviews: the
+    # year's validation report still lists the episode row quarantined by the first load
+    store = tmp_path / "processed"
+    late = (
+        EPISODES_2019 + "G,01/05/2018,S,C2,U1,01/11/2018,E11\nH,01/05/2018,S,C2,U1,02/04/2019,E11\n"
+    )
+    episodes = write(tmp_path / "episodes", **{"2019-episodes": late})
+    reviews = write(tmp_path / "reviews", **{"2019-reviews": REVIEWS_2019})
+    assert ingest(runner, store, str(episodes), "--max-quarantine", "0.5")[0] == 0
+    assert ingest(runner, store, str(reviews))[0] == 0
+    generation = Store(store).generation
+    assert generation is not None
+    folder = generation / "extracts" / "ssda903-2019"
+    issues = json.loads((folder / "validation.json").read_text(encoding="utf-8"))["issues"]
+    assert ("2019-episodes.csv", "after-extract-month") in {(i["file"], i["rule"]) for i in issues}
+    assert (folder / "quarantine" / "cla_episodes.csv").is_file()
+    assert "after-extract-month" in (folder / "validation.csv").read_text(encoding="utf-8")

@@ -907,6 +907,30 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
         return gone
 
 
+def _merged_reports(held: Path, loaded: str, kept_files: set[str]) -> tuple[str, str]:
+    """A return year's validation report (JSON, CSV) when a load adds tables to those held:
+    the load's report with the held report's issues and table outcomes for the files kept, so
+    the quality annex still lists the kept tables' quarantined rows."""
+    payload = json.loads(loaded)
+    if held.is_file():
+        before = json.loads(held.read_text(encoding="utf-8"))
+        payload["issues"] = [
+            *(i for i in before.get("issues", []) if i.get("file") in kept_files),
+            *payload["issues"],
+        ]
+        tables = before.get("summary", {}).get("tables", {})
+        kept = {t: o for t, o in tables.items() if o.get("file") in kept_files}
+        payload["summary"]["tables"] = dict(
+            sorted({**kept, **payload["summary"]["tables"]}.items())
+        )
+    columns = ["file", "line", "column", "value", "rule", "severity", "message", "level"]
+    frame = pl.DataFrame(
+        [{c: i.get(c) for c in columns} for i in payload["issues"]],
+        schema={c: pl.Int64 if c == "line" else pl.String for c in columns},
+    )
+    return json.dumps(payload, indent=2, default=str) + "\n", frame.write_csv()
+
+
 def _old_tables(live: Path | None) -> dict[str, TableEntry]:
     return {} if live is None else Manifest.read(live / MANIFEST).tables
 
@@ -954,8 +978,15 @@ def _build_generation(
                 tmp / "extracts" / month / "quarantine" / f"{name}.csv",
                 table_result.quarantine.write_csv().encode("utf-8"),
             )
-    _write_bytes(tmp / "extracts" / month / "validation.json", report.to_json().encode("utf-8"))
-    _write_bytes(tmp / "extracts" / month / "validation.csv", report.to_csv().encode("utf-8"))
+    report_json, report_csv = report.to_json(), report.to_csv()
+    if kept and previous is not None and live is not None:
+        report_json, report_csv = _merged_reports(
+            live / "extracts" / month / "validation.json",
+            report_json,
+            {previous.files[t].file for t in kept},
+        )
+    _write_bytes(tmp / "extracts" / month / "validation.json", report_json.encode("utf-8"))
+    _write_bytes(tmp / "extracts" / month / "validation.csv", report_csv.encode("utf-8"))
 
     # 3. rebuild the current view of every affected table from all its versions
     files = {
