@@ -525,7 +525,11 @@ def next_returns(extracts: dict[str, ExtractEntry], table: str) -> dict[str, str
 
 
 def _close_omitted(
-    frame: pl.DataFrame, table: str, extracts: dict[str, ExtractEntry]
+    frame: pl.DataFrame,
+    table: Table,
+    name: str,
+    extracts: dict[str, ExtractEntry],
+    parts: list[Path],
 ) -> tuple[pl.DataFrame, dict[str, int], dict[str, int]]:
     """The current view of ``table`` with what each later return implies for the records an
     earlier return of its format left open at its year end and the later return does not hold
@@ -533,66 +537,71 @@ def _close_omitted(
     in need) at any time in its year, so such a record was not open on its first day:
 
     - when the later return holds another record of the same child starting before its first
-      day, it restates the child's care at that day: the earlier record is superseded (dropped
+      day, it restates the child's care on that day: the earlier record is superseded (dropped
       from the current view; its version stays);
     - otherwise the record is closed on the later year's first day (1 April), its end reason
       left blank: the one day on which both returns hold (open at 31 March by the earlier,
-      not open on 1 April by the later, a record counting as open on a day before its end).
+      not open on 1 April by the later, a record counting as open on the days before its end).
 
-    Returns the frame and, per earlier return, how many records were closed and superseded.
+    What is omitted is decided from the two returns' versions (``parts``) alone, so it does
+    not depend on monthly extracts or the order of loading; it applies to the records still
+    at the earlier return in the current view. Returns the frame and, per earlier return, how
+    many records were closed and superseded.
     """
-    spec = CLOSED_BY_NEXT.get(table)
-    following = next_returns(extracts, table) if spec is not None else {}
-    if spec is None or not following or frame.is_empty():
+    spec = CLOSED_BY_NEXT.get(name)
+    files = {p.stem: p for p in parts}
+    following = {
+        key: later
+        for key, later in (next_returns(extracts, name) if spec is not None else {}).items()
+        if key in files and later in files
+    }
+    if spec is None or not following:
         return frame, {}, {}
     person, start, end = spec
-    pairs = pl.DataFrame(
-        {
-            EXTRACT: list(following),
-            "__next": list(following.values()),
-            "__next_first": [window_of(k, extracts[k])[0].first_day for k in following.values()],
-        },
-        schema={EXTRACT: pl.String, "__next": pl.String, "__next_first": pl.Date},
-    )
-    marked = frame.with_row_index("__row").join(pairs, on=EXTRACT, how="left")
-    omitted = marked.filter(pl.col("__next").is_not_null() & pl.col(end).is_null())
-    if omitted.is_empty():
+    decided = []
+    for key, later in sorted(following.items()):
+        first_day = window_of(later, extracts[later])[0].first_day
+        held = pl.scan_parquet(files[later]).select(table.id, person, start)
+        restating = (
+            held.filter(pl.col(start) < first_day)
+            .select(person)
+            .unique()
+            .with_columns(pl.lit(True).alias("__restated"))
+        )
+        decided.append(
+            pl.scan_parquet(files[key])
+            .filter(pl.col(end).is_null())
+            .select(table.id, person)
+            .join(held.select(table.id), on=table.id, how="anti")
+            .join(restating, on=person, how="left")
+            .select(
+                table.id,
+                pl.lit(key).alias(EXTRACT),
+                pl.col("__restated").fill_null(False),
+                pl.lit(first_day, pl.Date).alias("__close"),
+            )
+        )
+    decisions = pl.concat(decided).collect()
+    if decisions.is_empty():
         return frame, {}, {}
-    later = frame.select(
-        pl.col(EXTRACT).alias("__next"), pl.col(person), pl.col(start).alias("__s")
-    )
-    restated = (
-        omitted.select("__row", "__next", person, "__next_first")
-        .join(later, on=["__next", person], how="inner")
-        .filter(pl.col("__s") < pl.col("__next_first"))
-        .select("__row")
-        .unique()
-    )
-    dropped = set(restated["__row"].to_list())
-    closed_rows = omitted.filter(~pl.col("__row").is_in(list(dropped)))
-    fill = dict(
-        zip(closed_rows["__row"].to_list(), closed_rows["__next_first"].to_list(), strict=True)
-    )
     result = (
-        marked.with_columns(
-            pl.when(pl.col("__row").is_in(list(fill)))
-            .then(pl.col("__next_first"))
+        frame.join(decisions, on=[table.id, EXTRACT], how="left", maintain_order="left")
+        .filter(~pl.col("__restated").fill_null(False))
+        .with_columns(
+            pl.when(pl.col("__close").is_not_null() & pl.col(end).is_null())
+            .then(pl.col("__close"))
             .otherwise(pl.col(end))
             .cast(frame.schema[end])
             .alias(end)
         )
-        .filter(~pl.col("__row").is_in(list(dropped)))
         .select(frame.columns)
     )
 
-    def per_return(rows: pl.DataFrame) -> dict[str, int]:
+    def per_return(restated: bool) -> dict[str, int]:
+        rows = decisions.filter(pl.col("__restated") == restated)
         return {k: int(n) for k, n in rows.group_by(EXTRACT).len().sort(EXTRACT).iter_rows()}
 
-    return (
-        result,
-        per_return(closed_rows),
-        per_return(omitted.filter(pl.col("__row").is_in(list(dropped)))),
-    )
+    return result, per_return(False), per_return(True)
 
 
 def _record_closures(
@@ -703,16 +712,22 @@ def _current_view(
     current, counts = _table_stats(pl.scan_parquet(parts), table, returns)
     frame, stats = pl.collect_all([current, counts])
     if extracts is not None and returns:
-        frame = _closed(frame, name, extracts)
+        frame = _closed(frame, table, name, extracts, parts)
     _write_parquet(frame, target)
     return frame.height, stats
 
 
-def _closed(frame: pl.DataFrame, name: str, extracts: dict[str, ExtractEntry]) -> pl.DataFrame:
+def _closed(
+    frame: pl.DataFrame,
+    table: Table,
+    name: str,
+    extracts: dict[str, ExtractEntry],
+    parts: list[Path],
+) -> pl.DataFrame:
     """``_close_omitted``, its counts recorded in ``extracts``."""
     if name not in CLOSED_BY_NEXT:
         return frame
-    frame, closed, superseded = _close_omitted(frame, name, extracts)
+    frame, closed, superseded = _close_omitted(frame, table, name, extracts, parts)
     _record_closures(extracts, name, closed, superseded)
     return frame
 
@@ -1036,9 +1051,9 @@ def _build_generation(
             and name not in previous_tables
             and live is not None
             and (live / "tables" / f"{name}.parquet").is_file()
-            # records returns close are counted on a full rebuild, so the counts never
-            # depend on the order of loading
-            and not (name in CLOSED_BY_NEXT and any(is_return(p.stem) for p in parts))
+            # a return's load rebuilds a table whose open records returns close; a monthly
+            # extract only takes records away from the returns, whose closures stand
+            and not (name in CLOSED_BY_NEXT and is_return(month))
         ):  # the newest extract, new to the store: update the current view, no rebuild
             current_frame, stats_frame, superseded = _advance(
                 pl.scan_parquet(live / "tables" / f"{name}.parquet"),
