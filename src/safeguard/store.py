@@ -16,8 +16,8 @@ The generation's name is a hash of its manifest, and the manifest is a pure func
 set of extracts ingested, so ingesting in any order, or twice, gives the same bytes.
 
 A statutory return is held by table: loading tables of a return name already held adds the
-tables it does not hold and replaces only those it brings (``held_tables`` says which, so the
-caller can refuse a replacement not asked for). Between two returns of one format for
+tables it does not hold and replaces only those it brings (``replaced_tables`` says which, so
+the caller can refuse a replacement not asked for: ``ReplaceRefused``). Between two returns of one format for
 consecutive years, the later is authoritative for its year (``_close_omitted``): an episode
 the earlier return leaves open at its year end and the later one does not hold is closed on
 the later year's first day, or dropped when the later return restates the child's care at that
