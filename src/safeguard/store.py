@@ -17,11 +17,12 @@ set of extracts ingested, so ingesting in any order, or twice, gives the same by
 
 A statutory return is held by table: loading tables of a return name already held adds the
 tables it does not hold and replaces only those it brings (``replaced_tables`` says which, so
-the caller can refuse a replacement not asked for: ``ReplaceRefused``). Between two returns of one format for
-consecutive years, the later is authoritative for its year (``_close_omitted``): an episode
-the earlier return leaves open at its year end and the later one does not hold is closed on
-the later year's first day, or dropped when the later return restates the child's care at that
-day with another episode; counted per return in the manifest, recomputed on every rebuild.
+the caller can refuse a replacement not asked for: ``ReplaceRefused``). Between two returns
+of one format for consecutive years, the later is authoritative for its year
+(``_close_omitted``): an episode the earlier return leaves open at its year end and the later
+one does not hold is closed on the later year's first day, or dropped when the later return
+restates the child's care on that day with another episode; counted per return in the
+manifest, recomputed on every rebuild.
 """
 
 from __future__ import annotations
