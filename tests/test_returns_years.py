@@ -120,6 +120,11 @@ def test_an_open_episode_the_next_return_omits_is_closed_and_counted_in_a_warnin
         " ".join(out.split())
     )
     assert "taken as closed on 1 April 2018" in " ".join(out.split())
+    # and status says so, as counts
+    shown = runner.invoke(cli, ["status", "--processed-dir", str(store)]).output
+    assert "ssda903-2018: 1 cla_episodes open at its year end, absent from the next" in " ".join(
+        shown.split()
+    )
     # the same through the indicator: 2 looked after at the end of March 2019
     series = compute(
         Store(store), load_catalogue(PIPELINES), load_authority(PIPELINES), Month(2019, 3)
