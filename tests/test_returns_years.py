@@ -433,3 +433,24 @@ def test_a_monthly_extract_loaded_before_or_after_leaves_the_same_closures(
         stores.append(Store(store).generation)
     assert stores[0] is not None and stores[1] is not None
     assert stores[0].name == stores[1].name
+
+
+def test_a_census_year_loaded_again_from_another_file_is_replaced_whole_with_replace(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    # census 2016 with child 1's two referrals, then a corrected census 2016 with one: a
+    # census is one file, so --replace replaces the year's every table (referrals 2 -> 1)
+    store = tmp_path / "processed"
+    first = write_census(
+        tmp_path, child("1", "2015-06-01", "2015-09-01"), year="2016", name="a.xml"
+    )
+    second = write_census(tmp_path, child("1", "2015-06-01"), year="2016", name="b.xml")
+    assert ingest(runner, store, str(first))[0] == 0
+    code, out = ingest(runner, store, str(second))
+    assert code == ExitCode.USAGE
+    assert "cin-2016 is already in the store with other files" in " ".join(out.split())
+    code, out = ingest(runner, store, str(second), "--replace")
+    assert code == 0, out
+    said = " ".join(out.split())
+    assert "Replaced in cin-2016:" in said and "referrals (2 rows loaded from a.xml)" in said
+    assert current(store, "referrals").height == 1

@@ -15,8 +15,8 @@ leaves the live generation untouched; leftovers are removed by the next run unde
 The generation's name is a hash of its manifest, and the manifest is a pure function of the
 set of extracts ingested, so ingesting in any order, or twice, gives the same bytes.
 
-A statutory return is held by table: loading tables of a return name already held adds the
-tables it does not hold and replaces only those it brings (``replaced_tables`` says which, so
+A 903 return (one file per table) is held by table: loading tables of a year already held adds
+the tables it does not hold and replaces only those it brings (``replaced_tables`` says which, so
 the caller can refuse a replacement not asked for: ``ReplaceRefused``). Between two returns
 of one format for consecutive years, the later is authoritative for its year
 (``_close_omitted``): an episode the earlier return leaves open at its year end and the later
@@ -180,18 +180,29 @@ class Manifest(StrictModel):
         return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
+# returns delivered as one file per table, so a year can be loaded a table at a time: the
+# store holds them by table. A census or an Annex A workbook is one file: a load is all of it.
+BY_TABLE = frozenset({"ssda903"})
+
+
+def by_table(key: str, format_name: str | None) -> bool:
+    """Whether the store holds ``key`` table by table (a 903 return year)."""
+    return is_return(key) and format_name in BY_TABLE
+
+
 def replaced_tables(
     key: str, previous: ExtractEntry | None, checksums: dict[str, str]
 ) -> dict[str, FileEntry]:
     """What loading files with ``checksums`` (table -> sha256) under ``key`` would replace:
-    each held table whose file differs, as held. A monthly extract replaces every table it
-    held; a statutory return only the tables it brings."""
+    each held table whose file differs, or which the load lacks, as held; a return held by
+    table (``by_table``) loses only the tables the load brings."""
     if previous is None:
         return {}
+    lacking = None if by_table(key, previous.format) else ""
     return {
         table: entry
         for table, entry in sorted(previous.files.items())
-        if checksums.get(table, None if is_return(key) else "") not in (None, entry.sha256)
+        if checksums.get(table, lacking) not in (None, entry.sha256)
     }
 
 
@@ -806,7 +817,7 @@ def merge_extract(
         sums = previous.checksums() if previous is not None else {}
         if (
             previous is not None
-            and (sums == mine or (is_return(month) and sums.items() >= mine.items()))
+            and (sums == mine or (by_table(month, source.format) and sums.items() >= mine.items()))
             and (previous.contract, previous.encoding) == (contract.fingerprint(), report.encoding)
         ):
             assert live is not None
@@ -966,7 +977,7 @@ def _build_generation(
     previous = extracts.get(month)
     previous_tables = set(previous.files) if previous is not None else set()
     # a statutory return is held by table: the tables this load does not bring are kept
-    kept = previous_tables - set(result.tables) if is_return(month) else set()
+    kept = previous_tables - set(result.tables) if by_table(month, origin.format) else set()
     affected = sorted(previous_tables | set(result.tables))
 
     # 1. carry over every file this extract does not change
