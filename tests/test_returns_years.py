@@ -454,3 +454,23 @@ def test_a_census_year_loaded_again_from_another_file_is_replaced_whole_with_rep
     said = " ".join(out.split())
     assert "Replaced in cin-2016:" in said and "referrals (2 rows loaded from a.xml)" in said
     assert current(store, "referrals").height == 1
+
+
+def test_a_row_after_the_year_cannot_carry_the_return_a_year_on_by_a_tie(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    # 2019-episodes.csv: E ceased 1 October 2018 (2018/19), H "ceased" 2 April 2019 (after
+    # the year): one end date each side; the tie goes to 2018/19, and H's row is quarantined
+    folder = write(
+        tmp_path / "903",
+        **{
+            "2019-episodes": EPISODES
+            + "E,01/05/2018,S,C2,U1,01/10/2018,E11\nH,01/05/2018,S,C2,U1,02/04/2019,E11\n"
+        },
+    )
+    store = tmp_path / "processed"
+    code, out = ingest(runner, store, str(folder), "--max-quarantine", "0.5")
+    assert code == 0, out
+    assert list(Store(store).manifest().extracts) == ["ssda903-2019"]
+    assert "after-extract-month" in out
+    assert current(store, "cla_episodes")["clae_person_id"].to_list() == ["E"]

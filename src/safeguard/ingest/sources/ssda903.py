@@ -384,7 +384,9 @@ def _year_from_dates(files: list[_File]) -> tuple[int, str] | None:
             ends.to_frame()
             .group_by(pl.when(d.dt.month() >= 4).then(d.dt.year() + 1).otherwise(d.dt.year()))
             .len()
-            .sort("len", "d", descending=True)
+            # a tie goes to the earlier year: a date after a return's year is an error the
+            # validator quarantines, and must not carry the return a year on
+            .sort(["len", "d"], descending=[True, False])
         )
         year, count = counts.row(0)
         return int(year), f"{count} of the {ends.len()} episode end dates (DEC) fall in it"
