@@ -520,13 +520,18 @@ CLOSED_BY_NEXT: dict[str, tuple[str, str, str]] = {
 }
 
 
+# the annual returns that hold everyone in care (903) or in need (census) at any time in their
+# year; an Annex A list is a six-month snapshot of other things, so it closes nothing
+CLOSING_FORMATS = frozenset({"ssda903", "cin-xml"})
+
+
 def next_returns(extracts: dict[str, ExtractEntry], table: str) -> dict[str, str]:
-    """Each statutory return holding ``table`` -> the return of the same format holding it
-    whose year starts the month after this one's ends (``ssda903-2019`` -> ``ssda903-2020``)."""
+    """Each annual return holding ``table`` -> the return of the same format holding it whose
+    year starts the month after this one's ends (``ssda903-2019`` -> ``ssda903-2020``)."""
     holding = {
         key: (entry.format, *window_of(key, entry))
         for key, entry in extracts.items()
-        if is_return(key) and table in entry.files
+        if is_return(key) and entry.format in CLOSING_FORMATS and table in entry.files
     }
     starts = {(fmt, first): key for key, (fmt, first, _) in holding.items()}
     return {
