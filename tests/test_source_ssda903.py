@@ -257,15 +257,18 @@ def test_one_mistyped_end_date_does_not_move_the_year(
             "ssda903-2020",
             "the latest episode start date (DECOM), 2019-04-30, falls in it",
         ),
-        # no episodes at all: the latest review
+        # a lone start date years after the rest is a typing error, never the year: 2019 decides
         (
-            {"reviews": "CHILD,DOB,REVIEW,REVIEW_CODE\n1,01/01/2010,31/03/2019,PN1\n"},
-            "ssda903-2019",
-            "the latest review date, 2019-03-31, falls in it",
+            {
+                "episodes": "CHILD,DECOM,RNE,LS,PLACE,DEC,REC\n"
+                "1,01/05/2017,S,C2,U1,,\n2,30/04/2019,S,C2,U1,,\n3,01/05/2207,S,C2,U1,,\n"
+            },
+            "ssda903-2020",
+            "the latest episode start date (DECOM), 2019-04-30, falls in it",
         ),
     ],
 )
-def test_without_end_dates_the_latest_start_or_review_says_the_year(
+def test_without_end_dates_the_latest_start_says_the_year(
     tmp_path: Path, mapping: SourceMapping, files: dict[str, str], label: str, why: str
 ) -> None:
     got = only(ssda903.read(write(tmp_path / "903", **files), mapping))
@@ -617,7 +620,9 @@ def test_two_sets_of_files_holding_one_year_are_refused(
         },
     )
     clashed, other = ssda903.read(folder, mapping)
-    assert (clashed.label, other.label) == ("ssda903-2020", "ssda903-2022")
+    # reviews alone are placed by their name (2021: the year ending 31 March 2021), never by
+    # their dates
+    assert (clashed.label, other.label) == ("ssda903-2020", "ssda903-2021")
     assert rules(clashed) == [
         ("903", "year-clash", "error"),
         ("903", "missing-table", "warning"),  # neither set has reviews
@@ -641,14 +646,23 @@ def test_two_sets_of_files_holding_one_year_are_refused(
 def test_files_without_a_year_clash_with_named_ones_of_the_same_year(
     tmp_path: Path, mapping: SourceMapping
 ) -> None:
-    folder = write(tmp_path / "903", **{"2020-episodes": EPISODES, "reviews": REVIEWS})
+    folder = write(tmp_path / "903", **{"2020-episodes": EPISODES, "episodes": EPISODES})
     got = only(ssda903.read(folder, mapping))
     [clash] = [p for p in got.problems if p["rule"] == "year-clash"]
     assert clash["message"].startswith(
         "903: the files named for 2020 (2020-episodes.csv) and the files with no year in "
-        "their names (reviews.csv) all hold 2019/2020"
+        "their names (episodes.csv) all hold 2019/2020"
     )
     assert got.tables == {}
+
+
+def test_reviews_without_a_year_beside_named_episodes_are_not_placed_by_their_dates(
+    tmp_path: Path, mapping: SourceMapping
+) -> None:
+    folder = write(tmp_path / "903", **{"2020-episodes": EPISODES, "reviews": REVIEWS})
+    got = only(ssda903.read(folder, mapping))
+    assert ("reviews.csv", "no-year", "error") in rules(got)
+    assert "cla_reviews" not in got.tables
 
 
 def test_a_table_without_a_year_beside_dated_ones_is_refused(

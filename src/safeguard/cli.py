@@ -294,6 +294,16 @@ def _check_options(func: Any) -> Any:
     return func
 
 
+def _year_option(func: Any) -> Any:
+    return click.option(
+        "--year",
+        type=click.IntRange(1990, 2100),
+        default=None,
+        help="A statutory return's collection year, named by the 31 March it ends on (2020 for "
+        "April 2019 to March 2020): places 903 tables whose file names give no year.",
+    )(func)
+
+
 def _resolve(path: Path | None, month: Month | None, raw_dir: Path) -> tuple[Path, Month]:
     """The extract folder and its month, from a path, a month, or both."""
     if path is None:
@@ -347,6 +357,7 @@ def _finish(
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @_check_options
 @setting("--processed-dir", "processed_dir", "The processed store (read, never written).")
+@_year_option
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -358,6 +369,7 @@ def validate(
     report_json: Path | None,
     report_csv: Path | None,
     processed_dir: Path | None,
+    year: int | None,
 ) -> None:
     """Check an extract folder (or one of its files) and write nothing to the store.
 
@@ -382,8 +394,11 @@ def validate(
     settings = project.settings
     format_name = detect(path)
     if format_name is not None:  # a statutory return: checked as ingest would, nothing written
+        month = _return_month(month, year)
         _ingest_return(project, path, format_name, month, None, report_json, report_csv)
         return
+    if year is not None:
+        raise click.UsageError("--year is for a statutory return; a monthly extract has --month")
     if path.is_file():
         _, month = _resolve(path.parent, month, path.parent.parent)
         folder = path
@@ -419,6 +434,13 @@ def validate(
 )
 @setting("--raw-dir", "raw_dir", "Where extract folders named YYYY-MM arrive.")
 @setting("--processed-dir", "processed_dir", "The processed store.")
+@_year_option
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the tables of a statutory return year the store already holds under the "
+    "same name (without it such a load is refused, saying what is held).",
+)
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -432,6 +454,8 @@ def ingest(
     format_name: str,
     raw_dir: Path | None,
     processed_dir: Path | None,
+    year: int | None,
+    replace: bool,
 ) -> None:
     """Validate an extract, or a statutory return, and merge it into the processed store.
 
@@ -466,9 +490,21 @@ def ingest(
     if format_name not in ("auto", "extract"):
         assert path is not None
         _ingest_return(
-            project, path, format_name, month, settings.processed_dir, report_json, report_csv
+            project,
+            path,
+            format_name,
+            _return_month(month, year),
+            settings.processed_dir,
+            report_json,
+            report_csv,
+            replace=replace,
         )
         return
+    if year is not None or replace:
+        raise click.UsageError(
+            "--year and --replace are for a statutory return; a monthly extract has --month, "
+            "and a re-delivered month replaces the one held"
+        )
     if path is not None and path.is_file():
         raise click.UsageError(
             f"{path} is a file but not a CIN census, SSDA903 table or Annex A workbook: give "
@@ -501,6 +537,18 @@ def ingest(
     _finish(outcome.report, project.contract, settings.strict, said, report_json, report_csv)
 
 
+def _return_month(month: Month | None, year: int | None) -> Month | None:
+    """The month a return's reader is given: --year's 31 March, or --month (they must agree)."""
+    if year is None:
+        return month
+    if month is not None and (month.year if month.month <= 3 else month.year + 1) != year:
+        raise click.UsageError(
+            f"--month {month} is not in the collection year --year {year} names "
+            f"(April {year - 1} to March {year}): give one of them"
+        )
+    return Month(year, 3)
+
+
 def _ingest_return(
     project: Any,
     path: Path,
@@ -509,9 +557,12 @@ def _ingest_return(
     processed_dir: Path | None,
     report_json: Path | None,
     report_csv: Path | None,
+    *,
+    replace: bool = False,
 ) -> None:
     """Load (or, with no ``processed_dir``, only check) each collection year of a return;
-    exit 1 when any year is, or would be, refused."""
+    exit 1 when any year is, or would be, refused. A year the store holds under the same name
+    is replaced only with ``replace``, saying what goes (exit 2 without it, nothing written)."""
     from safeguard.console import console, show_returns
     from safeguard.ingest.stage import ingest_return
 
@@ -527,7 +578,15 @@ def _ingest_return(
         strict=settings.strict,
         max_quarantine=settings.max_quarantine,
         authority=project.authority,
+        replace_held=replace,
     )
+    for one in done:  # what a --replace took out of the store: counts per table, no ids
+        if one.replaced:
+            going = "; ".join(
+                f"{table} ({rows:,} rows loaded from {file})"
+                for table, (file, rows) in one.replaced.items()
+            )
+            click.echo(f"Replaced in {one.label}: {going}.")
     refused = show_returns(
         done,
         contract,

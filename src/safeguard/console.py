@@ -198,6 +198,17 @@ def show_status(root: str, generation: str | None, manifest: Manifest, out: Cons
         totals = [sum(getattr(f, key) or 0 for f in files) for key in keys]
         extracts.add_row(month, str(len(info.files)), *(f"{n:,}" for n in totals))
     out.print(extracts)
+    for key, info in manifest.extracts.items():  # what the next year's return implied
+        for table, count in (info.closed_by_next or {}).items():
+            out.print(
+                f"{key}: {count:,} {table} open at its year end, absent from the next year's "
+                "return: closed on that year's first day"
+            )
+        for table, count in (info.superseded_by_next or {}).items():
+            out.print(
+                f"{key}: {count:,} {table} open at its year end, restated by the next year's "
+                "return with another start: superseded"
+            )
     tables = RichTable(title="Current view", box=box.SIMPLE_HEAD, title_justify="left")
     for heading in ("table", "records", "from extracts"):
         tables.add_column(heading, justify="right" if heading == "records" else "left")

@@ -18,6 +18,15 @@ extract's validation quarantines can depend on the store: a reference the extrac
 looked up in the records the store holds, ``ingest.held``. Extracts whose references resolve
 the same way in every order give the same bytes in every order; ``safeguard run`` ingests in
 month order. The stored validation report leaves out where the store is.)
+
+A 903 return (one file per table) is held by table: loading tables of a year already held adds
+the tables it does not hold and replaces only those it brings (``replaced_tables`` says which, so
+the caller can refuse a replacement not asked for: ``ReplaceRefused``). Between two returns
+of one format for consecutive years, the later is authoritative for its year
+(``_close_omitted``): an episode the earlier return leaves open at its year end and the later
+one does not hold is closed on the later year's first day, or dropped when the later return
+restates the child's care on that day with another episode; counted per return in the
+manifest, recomputed on every rebuild.
 """
 
 from __future__ import annotations
@@ -128,6 +137,10 @@ class ExtractEntry(StrictModel):
     files: dict[str, FileEntry]
     missing_tables: tuple[str, ...]
     not_loaded: dict[str, int] | None = _recorded()  # a return's parts the store has no table for
+    # episodes this return left open at its year end that the next year's return omits:
+    # closed on the next year's first day, or superseded by the next return's own episode
+    closed_by_next: dict[str, int] | None = _recorded()
+    superseded_by_next: dict[str, int] | None = _recorded()
 
     @model_serializer(mode="wrap")
     def _as_read(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -181,6 +194,49 @@ class Manifest(StrictModel):
         """The file's bytes: sorted keys, two-space indent, a final newline."""
         data = self.model_dump(mode="json")
         return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+# returns delivered as one file per table, so a year can be loaded a table at a time: the
+# store holds them by table. A census or an Annex A workbook is one file: a load is all of it.
+BY_TABLE = frozenset({"ssda903"})
+
+
+def by_table(key: str, format_name: str | None) -> bool:
+    """Whether the store holds ``key`` table by table (a 903 return year)."""
+    return is_return(key) and format_name in BY_TABLE
+
+
+def replaced_tables(
+    key: str, previous: ExtractEntry | None, checksums: dict[str, str]
+) -> dict[str, FileEntry]:
+    """What loading files with ``checksums`` (table -> sha256) under ``key`` would replace:
+    each held table whose file differs, or which the load lacks, as held; a return held by
+    table (``by_table``) loses only the tables the load brings."""
+    if previous is None:
+        return {}
+    lacking = None if by_table(key, previous.format) else ""
+    return {
+        table: entry
+        for table, entry in sorted(previous.files.items())
+        if checksums.get(table, lacking) not in (None, entry.sha256)
+    }
+
+
+class ReplaceRefused(ConfigError):
+    """Returns already held under their names would be replaced without ``--replace``
+    (exit 2: the command must say so; the data may well be right)."""
+
+    def __init__(self, going: dict[str, dict[str, FileEntry]]):
+        self.going = going
+        held = "; ".join(
+            f"{key} is already in the store with other files: "
+            + ", ".join(f"{t} ({e.loaded:,} rows from {e.file})" for t, e in tables.items())
+            for key, tables in going.items()
+        )
+        super().__init__(
+            f"{held}; nothing was written. To replace what the store holds with these files, "
+            "load them again with --replace"
+        )
 
 
 @dataclass(frozen=True)
@@ -564,6 +620,137 @@ def _advance(
     return frame, stats_frame, superseded_frame
 
 
+# tables whose open records a later return closes: (child, start, end) columns
+CLOSED_BY_NEXT: dict[str, tuple[str, str, str]] = {
+    "cla_episodes": (
+        "clae_person_id",
+        "clae_cla_episode_start_date",
+        "clae_cla_episode_ceased_date",
+    ),
+    "referrals": ("cine_person_id", "cine_referral_date", "cine_close_date"),
+}
+
+
+# the annual returns that hold everyone in care (903) or in need (census) at any time in their
+# year; an Annex A list is a six-month snapshot of other things, so it closes nothing
+CLOSING_FORMATS = frozenset({"ssda903", "cin-xml"})
+
+
+def next_returns(extracts: dict[str, ExtractEntry], table: str) -> dict[str, str]:
+    """Each annual return holding ``table`` -> the return of the same format holding it whose
+    year starts the month after this one's ends (``ssda903-2019`` -> ``ssda903-2020``)."""
+    holding = {
+        key: (entry.format, *window_of(key, entry))
+        for key, entry in extracts.items()
+        if is_return(key) and entry.format in CLOSING_FORMATS and table in entry.files
+    }
+    starts = {(fmt, first): key for key, (fmt, first, _) in holding.items()}
+    return {
+        key: starts[(fmt, last.shift(1))]
+        for key, (fmt, _, last) in holding.items()
+        if (fmt, last.shift(1)) in starts
+    }
+
+
+def _close_omitted(
+    frame: pl.DataFrame,
+    table: Table,
+    name: str,
+    extracts: dict[str, ExtractEntry],
+    parts: list[Path],
+) -> tuple[pl.DataFrame, dict[str, int], dict[str, int]]:
+    """The current view of ``table`` with what each later return implies for the records an
+    earlier return of its format left open at its year end and the later return does not hold
+    (903 rules 502 and 1010; CIN episodes alike). The later return covers everyone in care (or
+    in need) at any time in its year, so such a record was not open on its first day:
+
+    - when the later return holds another record of the same child starting before its first
+      day, it restates the child's care on that day: the earlier record is superseded (dropped
+      from the current view; its version stays);
+    - otherwise the record is closed on the later year's first day (1 April), its end reason
+      left blank: the one day on which both returns hold (open at 31 March by the earlier,
+      not open on 1 April by the later, a record counting as open on the days before its end).
+
+    What is omitted is decided from the two returns' versions (``parts``) alone, so it does
+    not depend on monthly extracts or the order of loading; it applies to the records still
+    at the earlier return in the current view. Returns the frame and, per earlier return, how
+    many records were closed and superseded.
+    """
+    spec = CLOSED_BY_NEXT.get(name)
+    files = {p.stem: p for p in parts}
+    following = {
+        key: later
+        for key, later in (next_returns(extracts, name) if spec is not None else {}).items()
+        if key in files and later in files
+    }
+    if spec is None or not following:
+        return frame, {}, {}
+    person, start, end = spec
+    decided = []
+    for key, later in sorted(following.items()):
+        first_day = window_of(later, extracts[later])[0].first_day
+        held = pl.scan_parquet(files[later]).select(table.id, person, start)
+        restating = (
+            held.filter(pl.col(start) < first_day)
+            .select(person)
+            .unique()
+            .with_columns(pl.lit(True).alias("__restated"))
+        )
+        decided.append(
+            pl.scan_parquet(files[key])
+            .filter(pl.col(end).is_null())
+            .select(table.id, person)
+            .join(held.select(table.id), on=table.id, how="anti")
+            .join(restating, on=person, how="left")
+            .select(
+                table.id,
+                pl.lit(key).alias(EXTRACT),
+                pl.col("__restated").fill_null(False),
+                pl.lit(first_day, pl.Date).alias("__close"),
+            )
+        )
+    decisions = pl.concat(decided).collect()
+    if decisions.is_empty():
+        return frame, {}, {}
+    result = (
+        frame.join(decisions, on=[table.id, EXTRACT], how="left", maintain_order="left")
+        .filter(~pl.col("__restated").fill_null(False))
+        .with_columns(
+            pl.when(pl.col("__close").is_not_null() & pl.col(end).is_null())
+            .then(pl.col("__close"))
+            .otherwise(pl.col(end))
+            .cast(frame.schema[end])
+            .alias(end)
+        )
+        .select(frame.columns)
+    )
+
+    def per_return(restated: bool) -> dict[str, int]:
+        rows = decisions.filter(pl.col("__restated") == restated)
+        return {k: int(n) for k, n in rows.group_by(EXTRACT).len().sort(EXTRACT).iter_rows()}
+
+    return result, per_return(False), per_return(True)
+
+
+def _record_closures(
+    extracts: dict[str, ExtractEntry],
+    table: str,
+    closed: dict[str, int],
+    superseded: dict[str, int],
+) -> None:
+    """Set every return's closed and superseded counts for ``table`` (absent when none)."""
+    for key, entry in list(extracts.items()):
+        update: dict[str, Any] = {}
+        for field, counts in (("closed_by_next", closed), ("superseded_by_next", superseded)):
+            held = {k: v for k, v in (getattr(entry, field) or {}).items() if k != table}
+            if counts.get(key):
+                held[table] = counts[key]
+            if held != (getattr(entry, field) or {}):
+                update[field] = dict(sorted(held.items())) or None
+        if update:
+            extracts[key] = entry.model_copy(update=update)
+
+
 def swap_folder(tmp: Path, final: Path) -> None:
     """Show ``tmp``'s content at ``final`` in one atomic step.
 
@@ -626,9 +813,16 @@ def recover_month_folders(root: Path) -> list[str]:
     return done
 
 
-def _current_view(parts: list[Path], target: Path, table: Table) -> tuple[int, pl.DataFrame]:
+def _current_view(
+    parts: list[Path],
+    target: Path,
+    table: Table,
+    name: str = "",
+    extracts: dict[str, ExtractEntry] | None = None,
+) -> tuple[int, pl.DataFrame]:
     """Write a table's current view from all its versions; its row count and the counts per
-    extract. A table one extract holds links that extract's file, as it is."""
+    extract. A table one extract holds links that extract's file, as it is. With ``extracts``
+    (which are updated), records a later return omits are closed (``_close_omitted``)."""
     if len(parts) == 1:
         _link_or_copy(parts[0], target)
         rows = int(pl.scan_parquet(intact(parts[0])).select(pl.len()).collect().item())
@@ -645,8 +839,25 @@ def _current_view(parts: list[Path], target: Path, table: Table) -> tuple[int, p
     returns = any(is_return(p.stem) for p in parts)
     current, counts = _table_stats(pl.scan_parquet([intact(p) for p in parts]), table, returns)
     frame, stats = pl.collect_all([current, counts])
+    if extracts is not None and returns:
+        frame = _closed(frame, table, name, extracts, parts)
     _write_parquet(frame, target)
     return frame.height, stats
+
+
+def _closed(
+    frame: pl.DataFrame,
+    table: Table,
+    name: str,
+    extracts: dict[str, ExtractEntry],
+    parts: list[Path],
+) -> pl.DataFrame:
+    """``_close_omitted``, its counts recorded in ``extracts``."""
+    if name not in CLOSED_BY_NEXT:
+        return frame
+    frame, closed, superseded = _close_omitted(frame, table, name, extracts, parts)
+    _record_closures(extracts, name, closed, superseded)
+    return frame
 
 
 def _set_counts(
@@ -684,8 +895,13 @@ def merge_extract(
     before_swap: Any = None,
     source: Source | None = None,
     not_loaded: dict[str, int] | None = None,
+    replace: bool = True,
 ) -> MergeOutcome:
     """Merge a validated extract into the store at ``root``, atomically.
+
+    A statutory return's tables already held under its name with other content are replaced
+    only with ``replace``; otherwise ``ReplaceRefused`` says what is held and nothing is
+    written. Its tables not held are added beside those held (a return is held by table).
 
     ``source`` says what a statutory return is (its key in the store, format and the months it
     covers); a monthly extract's key is its month and it covers the 24 months to it.
@@ -714,13 +930,17 @@ def merge_extract(
             )
         previous = extracts.get(month)
         mine = _checksums(result)
+        sums = previous.checksums() if previous is not None else {}
         if (
             previous is not None
-            and previous.checksums() == mine
+            and (sums == mine or (by_table(month, source.format) and sums.items() >= mine.items()))
             and (previous.contract, previous.encoding) == (contract.fingerprint(), report.encoding)
         ):
             assert live is not None
             return MergeOutcome("unchanged", live, manifest)
+        going = replaced_tables(month, previous, mine)
+        if going and not replace:
+            raise ReplaceRefused({month: going})
         for other, info in sorted(extracts.items()):
             if other != month and info.checksums() == mine:
                 raise DataError(
@@ -808,13 +1028,15 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
                     continue
                 _link_or_copy(source, tmp / relative)
             tables: dict[str, TableEntry] = {}
+            for name in CLOSED_BY_NEXT:  # recounted below for the tables still held
+                _record_closures(kept, name, {}, {})
             for name in sorted(contract.tables):
                 folder = tmp / "versions" / name
                 parts = _version_parts(folder)
                 if not parts:
                     continue
                 rows, stats_frame = _current_view(
-                    parts, tmp / "tables" / f"{name}.parquet", contract.tables[name]
+                    parts, tmp / "tables" / f"{name}.parquet", contract.tables[name], name, kept
                 )
                 _record_counts(kept, name, stats_frame)
                 tables[name] = TableEntry(rows=rows, extracts=tuple(p.stem for p in parts))
@@ -826,6 +1048,30 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
         if live != final:
             shutil.rmtree(live, ignore_errors=True)
         return gone
+
+
+def _merged_reports(held: Path, loaded: str, kept_files: set[str]) -> tuple[str, str]:
+    """A return year's validation report (JSON, CSV) when a load adds tables to those held:
+    the load's report with the held report's issues and table outcomes for the files kept, so
+    the quality annex still lists the kept tables' quarantined rows."""
+    payload = json.loads(loaded)
+    if held.is_file():
+        before = json.loads(held.read_text(encoding="utf-8"))
+        payload["issues"] = [
+            *(i for i in before.get("issues", []) if i.get("file") in kept_files),
+            *payload["issues"],
+        ]
+        tables = before.get("summary", {}).get("tables", {})
+        kept = {t: o for t, o in tables.items() if o.get("file") in kept_files}
+        payload["summary"]["tables"] = dict(
+            sorted({**kept, **payload["summary"]["tables"]}.items())
+        )
+    columns = ["file", "line", "column", "value", "rule", "severity", "message", "level"]
+    frame = pl.DataFrame(
+        [{c: i.get(c) for c in columns} for i in payload["issues"]],
+        schema={c: pl.Int64 if c == "line" else pl.String for c in columns},
+    )
+    return json.dumps(payload, indent=2, default=str) + "\n", frame.write_csv()
 
 
 def _old_tables(live: Path | None) -> dict[str, TableEntry]:
@@ -846,6 +1092,8 @@ def _build_generation(
     month = origin.key
     previous = extracts.get(month)
     previous_tables = set(previous.files) if previous is not None else set()
+    # a statutory return is held by table: the tables this load does not bring are kept
+    kept = previous_tables - set(result.tables) if by_table(month, origin.format) else set()
     affected = sorted(previous_tables | set(result.tables))
 
     # 1. carry over every file this extract does not change
@@ -857,9 +1105,10 @@ def _build_generation(
             top = relative.parts
             if top[0] == "tables" and source.stem in affected:
                 continue
-            if top[0] == "versions" and source.stem == month:
+            if top[0] == "versions" and source.stem == month and top[1] not in kept:
                 continue
-            if top[0] == "extracts" and top[1] == month:
+            kept_quarantine = top[2:3] == ("quarantine",) and source.stem in kept
+            if top[0] == "extracts" and top[1] == month and not kept_quarantine:
                 continue
             _link_or_copy(source, tmp / relative)
 
@@ -872,8 +1121,15 @@ def _build_generation(
                 tmp / "extracts" / month / "quarantine" / f"{name}.csv",
                 table_result.quarantine.write_csv().encode("utf-8"),
             )
-    _write_bytes(tmp / "extracts" / month / "validation.json", report.to_json().encode("utf-8"))
-    _write_bytes(tmp / "extracts" / month / "validation.csv", report.to_csv().encode("utf-8"))
+    report_json, report_csv = report.to_json(), report.to_csv()
+    if kept and previous is not None and live is not None:
+        report_json, report_csv = _merged_reports(
+            live / "extracts" / month / "validation.json",
+            report_json,
+            {previous.files[t].file for t in kept},
+        )
+    _write_bytes(tmp / "extracts" / month / "validation.json", report_json.encode("utf-8"))
+    _write_bytes(tmp / "extracts" / month / "validation.csv", report_csv.encode("utf-8"))
 
     # 3. rebuild the current view of every affected table from all its versions
     files = {
@@ -890,6 +1146,11 @@ def _build_generation(
         for name, outcome in sorted(report.tables.items())
     }
     new_extracts = {k: v for k, v in extracts.items() if k != month}
+    missing, skipped = tuple(report.missing_tables), not_loaded or {}
+    if kept and previous is not None:  # tables of the same return loaded before: merged
+        files = {**{t: previous.files[t] for t in kept}, **files}
+        missing = tuple(sorted(set(missing) & set(previous.missing_tables)))
+        skipped = {**(previous.not_loaded or {}), **skipped}
     new_extracts[month] = ExtractEntry(
         source=report.extract,
         format=origin.format,
@@ -897,9 +1158,11 @@ def _build_generation(
         contract=contract.fingerprint(),
         encoding=report.encoding,
         files=files,
-        missing_tables=tuple(report.missing_tables),
+        missing_tables=missing,
         # parts of a return with no table in the store: counted, never dropped
-        not_loaded=dict(sorted(not_loaded.items())) if not_loaded else None,
+        not_loaded=dict(sorted(skipped.items())) if skipped else None,
+        closed_by_next=previous.closed_by_next if previous is not None else None,
+        superseded_by_next=previous.superseded_by_next if previous is not None else None,
     )
     tables_meta: dict[str, TableEntry] = {
         name: meta for name, meta in _old_tables(live).items() if name not in affected
@@ -916,6 +1179,9 @@ def _build_generation(
             and name not in previous_tables
             and live is not None
             and (live / "tables" / f"{name}.parquet").is_file()
+            # a return's load rebuilds a table whose open records returns close; a monthly
+            # extract only takes records away from the returns, whose closures stand
+            and not (name in CLOSED_BY_NEXT and is_return(month))
         ):  # the newest extract, new to the store: update the current view, no rebuild
             current_frame, stats_frame, superseded = _advance(
                 pl.scan_parquet(intact(live / "tables" / f"{name}.parquet")),
@@ -931,7 +1197,11 @@ def _build_generation(
                     new_extracts, older, name, {"superseded_by_newer": earlier + int(count)}
                 )
         else:
-            current_rows, stats_frame = _current_view(parts, target, contract.tables[name])
+            if name in CLOSED_BY_NEXT:
+                _record_closures(new_extracts, name, {}, {})  # recounted from the versions
+            current_rows, stats_frame = _current_view(
+                parts, target, contract.tables[name], name, new_extracts
+            )
         _record_counts(new_extracts, name, stats_frame)
         tables_meta[name] = TableEntry(rows=current_rows, extracts=tuple(p.stem for p in parts))
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -370,6 +369,9 @@ def _dates(found: _File, fields: tuple[str, ...]) -> pl.DataFrame:
     )
 
 
+LONE_YEARS = 5  # a single episode start this many years after all others is a typing error
+
+
 def _year_from_dates(files: list[_File]) -> tuple[int, str] | None:
     """The 903 year of ``files`` told from their dates, and why (None: no date to tell)."""
 
@@ -384,18 +386,33 @@ def _year_from_dates(files: list[_File]) -> tuple[int, str] | None:
             ends.to_frame()
             .group_by(pl.when(d.dt.month() >= 4).then(d.dt.year() + 1).otherwise(d.dt.year()))
             .len()
-            .sort("len", "d", descending=True)
+            # a tie goes to the earlier year: a date after a return's year is an error the
+            # validator quarantines, and must not carry the return a year on
+            .sort(["len", "d"], descending=[True, False])
         )
         year, count = counts.row(0)
         return int(year), f"{count} of the {ends.len()} episode end dates (DEC) fall in it"
-    for table, column, what in (
-        ("episodes", "DECOM", "the latest episode start date (DECOM)"),
-        ("reviews", "REVIEW", "the latest review date"),
-    ):
-        latest = dates(table, (column,)).max()
-        if isinstance(latest, date):
-            year = collection_year(Month(latest.year, latest.month))
-            return year, f"{what}, {latest.isoformat()}, falls in it"
+    # only episodes place a return: reviews (and every other table) are held for whichever
+    # year their episodes or name say. The latest start's year places it, unless that start
+    # is alone in its year and more than LONE_YEARS after every other: one date typed years
+    # ahead is an error (its row is quarantined as after the return's year), never a year.
+    # (No clock is read: the library never does.)
+    starts = dates("episodes", ("DECOM",))
+    if starts.len():
+        d = pl.col("d")
+        years = (
+            starts.to_frame()
+            .group_by(pl.when(d.dt.month() >= 4).then(d.dt.year() + 1).otherwise(d.dt.year()))
+            .agg(pl.len().alias("n"), d.max().alias("latest"))
+            .sort("d", descending=True)
+        )
+        rows = years.rows()
+        while len(rows) > 1 and rows[0][1] == 1 and rows[0][0] - rows[1][0] > LONE_YEARS:
+            rows = rows[1:]  # a lone start years ahead of the rest: a typing error
+        year, _, latest = rows[0]
+        return int(year), (
+            f"the latest episode start date (DECOM), {latest.isoformat()}, falls in it"
+        )
     return None
 
 
@@ -512,8 +529,10 @@ def read(path: Path, mapping: SourceMapping, *, month: Month | None = None) -> l
         problems = [p["message"] for f in files for p in f.problems]
         if None in groups:
             problems.append(
-                "cannot tell which 903 year the files belong to: name them "
-                "<YYYY>-<table>.csv (YYYY the year the return ends on 31 March) or give the month"
+                "cannot tell which 903 year the files belong to (only episodes, or a year in "
+                "the file name, place a 903 table; review dates never do): name them "
+                "<YYYY>-<table>.csv (YYYY the year the return ends on 31 March) or give "
+                "--year YYYY"
             )
         raise DataError(
             f"{path}: no year of SSDA903 tables could be read"
@@ -530,7 +549,7 @@ def read(path: Path, mapping: SourceMapping, *, month: Month | None = None) -> l
                     "no-year",
                     f"{found.name} cannot be placed in a 903 year: name it "
                     f"<YYYY>-{found.table}.csv (YYYY the year the return ends on 31 March) "
-                    "or give the month",
+                    "or give --year YYYY",
                 )
             )
         found.usable, found.stray = False, True
