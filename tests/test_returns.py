@@ -453,3 +453,17 @@ def test_a_folder_given_as_a_census_is_refused_with_advice(
     assert "returns is a folder, not a CIN census XML file" in flat, out
     assert "not-cin" in flat
     assert not (tmp_path / "processed").exists()
+
+
+def test_validate_takes_format_as_ingest_does(tmp_path: Path, runner: CliRunner) -> None:
+    """Issue 14 part 8: validate had no --format; the same choices, the same refusals, and
+    nothing written."""
+    for command in ("ingest", "validate"):
+        option = next(p for p in cli.commands[command].params if p.name == "format_name")
+        assert list(option.type.choices) == ["auto", "extract", *FORMATS]  # type: ignore[attr-defined]
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    result = runner.invoke(cli, ["validate", str(folder), "--format", "cin-xml"])
+    assert result.exit_code == 1, result.output
+    assert "returns is a folder, not a CIN census XML file" in " ".join(result.output.split())
+    assert not (tmp_path / "data").exists()

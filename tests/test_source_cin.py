@@ -1043,3 +1043,21 @@ def test_stray_elements_beside_the_children_are_reported_and_freed(
     assert "inside <Message>, beside <Header> and <Children> is not part" in junk["message"]
     assert "found 500 times" in junk["message"]
     assert converted.tables["referrals"].frame.height == 2  # the children still read
+
+
+def test_a_threshold_refusal_names_the_table_and_the_element(
+    tmp_path: Path, mapping: SourceMapping
+) -> None:
+    """Issue 14 part 8: every table of a census comes from one file, so the refusal names the
+    table and the census element its rows come from."""
+    from safeguard.ingest.stage import validate_converted
+    from safeguard.schema import load_contract
+
+    converted = read_one(census(tmp_path, TWO_REFERRALS), mapping)
+    # the second referral's source ZZ is no code: 1 of 2 rows, over the 1% allowed
+    result = validate_converted(converted, load_contract(PIPELINES), mapping, max_quarantine=0.01)
+    [refusal] = result.report.issues.filter(pl.col("rule") == "quarantine-threshold").to_dicts()
+    assert refusal["file"] == "cin.xml"
+    assert refusal["message"].startswith(
+        "referrals (from element <CINdetails>): 1 of 2 rows (50.0%) have errors"
+    )

@@ -353,11 +353,24 @@ def _finish(
         )
 
 
+_format_option = click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(["auto", "extract", "cin-xml", "ssda903", "annex-a"]),
+    default="auto",
+    show_default=True,
+    help="What PATH is: a monthly extract folder (in the contract's form or an SSD export), a "
+    "CIN census XML file, a folder of SSDA903 tables or an Annex A workbook; auto decides by "
+    "the content.",
+)
+
+
 @cli.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @_check_options
 @setting("--processed-dir", "processed_dir", "The processed store (read, never written).")
 @_year_option
+@_format_option
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -370,6 +383,7 @@ def validate(
     report_csv: Path | None,
     processed_dir: Path | None,
     year: int | None,
+    format_name: str,
 ) -> None:
     """Check an extract folder (or one of its files) and write nothing to the store.
 
@@ -392,8 +406,9 @@ def validate(
         processed_dir=processed_dir,
     )
     settings = project.settings
-    format_name = detect(path)
-    if format_name is not None:  # a statutory return: checked as ingest would, nothing written
+    if format_name == "auto":
+        format_name = detect(path) or "extract"
+    if format_name != "extract":  # a statutory return: checked as ingest would, nothing written
         month = _return_month(month, year)
         _ingest_return(project, path, format_name, month, None, report_json, report_csv)
         return
@@ -422,16 +437,7 @@ def validate(
 @cli.command()
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @_check_options
-@click.option(
-    "--format",
-    "format_name",
-    type=click.Choice(["auto", "extract", "cin-xml", "ssda903", "annex-a"]),
-    default="auto",
-    show_default=True,
-    help="What PATH is: a monthly extract folder (in the contract's form or an SSD export), a "
-    "CIN census XML file, a folder of SSDA903 tables or an Annex A workbook; auto decides by "
-    "the content.",
-)
+@_format_option
 @setting("--raw-dir", "raw_dir", "Where extract folders named YYYY-MM arrive.")
 @setting("--processed-dir", "processed_dir", "The processed store.")
 @_year_option

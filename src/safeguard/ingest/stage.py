@@ -210,6 +210,20 @@ def _refused_return(path: Path, format_name: str, problem: FileProblem) -> Retur
     )
 
 
+PART_WORDS = {"cin-xml": "element", "annex-a": "worksheet", "ssda903": "table"}
+
+
+def return_part(mapping: SourceMapping, table: str) -> str:
+    """The part of a return a table's rows come from, as a refusal names it: "element
+    <CINdetails>" (CIN census), "worksheet List 3 Referrals" (Annex A), "table episodes"
+    (SSDA903)."""
+    source = mapping.tables[table].source
+    word = PART_WORDS.get(mapping.format, "part")
+    if mapping.format == "cin-xml":
+        return f"{word} <{source.rsplit('/', 1)[-1]}>"
+    return f"{word} {source}"
+
+
 def validate_converted(
     converted: Converted, contract: Contract, mapping: SourceMapping, *, max_quarantine: float
 ) -> ExtractResult:
@@ -226,6 +240,7 @@ def validate_converted(
         contract,
         extract=converted.label,
         max_quarantine=max_quarantine,
+        parts={name: return_part(mapping, name) for name in tables if name in mapping.tables},
     )
     for name, outcome in result.report.tables.items():
         placeholders = (
