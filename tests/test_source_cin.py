@@ -1061,3 +1061,24 @@ def test_a_threshold_refusal_names_the_table_and_the_element(
     assert refusal["message"].startswith(
         "referrals (from element <CINdetails>): 1 of 2 rows (50.0%) have errors"
     )
+
+
+def test_census_year_rules_warn_of_dates_before_the_year(
+    tmp_path: Path, mapping: SourceMapping
+) -> None:
+    """Issue 14 part 8: DfE's census-year rules 8620, 8696, 8715 and 8930. Census 2022 runs
+    from 1 April 2021: the first referral's closure on 30 September 2020 is before it (8620,
+    a warning: the referral loads); the referral date itself (4 May 2020) may be earlier."""
+    from safeguard.ingest.stage import validate_converted
+    from safeguard.schema import load_contract
+
+    converted = read_one(census(tmp_path, TWO_REFERRALS), mapping)
+    result = validate_converted(converted, load_contract(PIPELINES), mapping, max_quarantine=1.0)
+    [closed] = result.report.issues.filter(pl.col("rule") == "8620").to_dicts()
+    assert (closed["severity"], closed["column"], closed["value"]) == (
+        "warning",
+        "cine_close_date",
+        "2020-09-30",
+    )
+    assert "dated before the census year (2021-04-01 to 2022-03-31)" in closed["message"]
+    assert result.tables["referrals"].loaded.height == 1  # the other is the ZZ source, quarantined

@@ -52,6 +52,7 @@ ColumnCheck = Literal[
     "out-of-range",
     "duplicate-id",
     "after-extract-month",
+    "before-return-year",  # a census date before the return's year (opt-in: a code in rules)
     "reference-not-found",
 ]
 

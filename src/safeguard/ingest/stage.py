@@ -241,6 +241,7 @@ def validate_converted(
         extract=converted.label,
         max_quarantine=max_quarantine,
         parts={name: return_part(mapping, name) for name in tables if name in mapping.tables},
+        year_start=converted.first.first_day if mapping.year_bounded else None,
     )
     for name, outcome in result.report.tables.items():
         placeholders = (

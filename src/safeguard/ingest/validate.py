@@ -233,6 +233,7 @@ def _column_checks(
     contract: Contract,
     month_end: date,
     has_duplicates: bool,
+    year_start: date | None = None,
 ) -> list[tuple[pl.Expr, Check]]:
     raw = pl.col(name)
     parsed = pl.col(name + PARSED)
@@ -276,6 +277,22 @@ def _column_checks(
             "after-extract-month",
             _as_date(name, column) > month_end,
             f"dated after the end of the extract's month ({month_end.isoformat()})",
+        )
+    bounded = column.type in (ColumnType.DATE, ColumnType.DATETIME)
+    if year_start is not None and bounded and "before-return-year" in column.rules:
+        # a return bounded by its year (the CIN census): DfE's census-year rules. A warning,
+        # not a quarantine: the row's other fields stand (a referral whose closure date is out
+        # of the year is still a referral), and the return was DfE's to accept
+        message = (
+            f"dated before the census year ({year_start.isoformat()} to "
+            f"{month_end.isoformat()}): DfE's census-year rule"
+        )
+        rule = column.rule("before-return-year")
+        found.append(
+            (
+                _as_date(name, column) < year_start,
+                Check("", name, rule, Severity.WARNING, pl.lit(message)),
+            )
         )
     if name == table.id and has_duplicates:
         add(
@@ -454,6 +471,7 @@ def _plan(
     contract: Contract,
     month: Month,
     probed: pl.DataFrame,
+    year_start: date | None = None,
 ) -> tuple[pl.LazyFrame, _Planned]:
     present = [c for c in table.columns if c in positions]
     lookups = {
@@ -472,7 +490,7 @@ def _plan(
     pairs: list[tuple[pl.Expr, Check]] = []
     for c in present:
         pairs += _column_checks(
-            table, c, table.columns[c], contract, month.last_day, has_duplicates
+            table, c, table.columns[c], contract, month.last_day, has_duplicates, year_start
         )
     pairs += _order_checks(table, set(present))
     pairs += _together_checks(table, set(present))
@@ -897,9 +915,11 @@ def _validate(
     encoding: str | None,
     store: StoreHeld | None = None,
     parts: dict[str, str] | None = None,
+    year_start: date | None = None,
 ) -> ExtractResult:
     """Every row check on the tables read, and the report: common to extracts and returns.
-    ``parts`` names, for a return, the part of it each table's rows came from."""
+    ``parts`` names, for a return, the part of it each table's rows came from; ``year_start``,
+    for a return bounded by its year (the CIN census), the year's first day."""
     planned: dict[str, _Planned] = {}
     plans: dict[str, pl.LazyFrame] = {}
     # three collects in all, each over every table at once: the probes, the single-table
@@ -909,7 +929,7 @@ def _validate(
     )
     for (name, (file, raw, pos)), probed in zip(readable.items(), probes, strict=True):
         plans[name], planned[name] = _plan(
-            name, file, contract.tables[name], raw, pos, contract, month, probed
+            name, file, contract.tables[name], raw, pos, contract, month, probed, year_start
         )
     frames = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
     crossed: dict[str, pl.LazyFrame] = {}
@@ -955,6 +975,7 @@ def validate_tables(
     extract: str,
     max_quarantine: float = 0.01,
     parts: dict[str, str] | None = None,
+    year_start: date | None = None,
 ) -> ExtractResult:
     """Validate tables that did not come from an extract's CSV files (a statutory return
     converted to the contract): ``tables`` maps a contract table to (the file named in the
@@ -988,6 +1009,7 @@ def validate_tables(
         missing_tables=[],
         encoding=None,
         parts=parts,
+        year_start=year_start,
     )
 
 

@@ -65,6 +65,10 @@ class SourceMapping(StrictModel):
     format: str  # "cin-xml", "ssda903" or "annex-a"
     description: str
     tables: dict[str, TableMap]  # contract table name -> how it is filled
+    # True: a date whose contract column names a rule for "before-return-year" must fall in
+    # the return's year (the CIN census: DfE rules 8620, 8696, 8715, 8930); False: rows may
+    # carry earlier dates (Annex A lists plans started before their window)
+    year_bounded: bool = False
     # parts of the return with no table in the store: counted and reported, never dropped
     # silently (e.g. 903 missing episodes, Annex A list 2 early help)
     not_loaded: dict[str, str] = Field(default_factory=dict)
