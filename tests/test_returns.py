@@ -467,3 +467,17 @@ def test_validate_takes_format_as_ingest_does(tmp_path: Path, runner: CliRunner)
     assert result.exit_code == 1, result.output
     assert "returns is a folder, not a CIN census XML file" in " ".join(result.output.split())
     assert not (tmp_path / "data").exists()
+
+
+def test_a_return_for_a_year_after_today_is_refused(tmp_path: Path, runner: CliRunner) -> None:
+    """Issue 15 item 6: a census of Year 2051 (a typing error) is refused, nothing written."""
+    from tests.test_source_cin import TWO_REFERRALS, census
+
+    path = census(tmp_path, TWO_REFERRALS, year="2051")
+    result = runner.invoke(
+        cli, ["--today", "2026-12-06", "ingest", str(path), "--processed-dir", str(tmp_path / "p")]
+    )
+    assert result.exit_code == 1, result.output
+    flat = " ".join(result.output.split())
+    assert "cin.xml (cin-2051): its month 2050-04 is after today (2026-12-06)" in flat
+    assert not (tmp_path / "p").exists()

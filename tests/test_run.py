@@ -189,3 +189,32 @@ def test_run_honours_a_threshold_of_zero_from_the_environment(tmp_path: Path) ->
     )
     record = json.loads(log.read_text().splitlines()[-1])
     assert record["settings"]["max_quarantine"] == 0.0
+
+
+def test_a_month_after_today_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    """Issue 15 item 6: a mistyped folder 2051-10 loaded with exit 0 and outranked every real
+    extract. The CLI passes today's date (the library never reads the clock); --today is for
+    tests."""
+    pipelines = pipelines_copy(tmp_path, **settings(tmp_path))
+    shutil.copytree(EXAMPLES / "2015-10", tmp_path / "raw" / "2051-10")
+    today = ("--today", "2026-12-06")
+    said = "2051-10 is after today (2026-12-06)"
+    for command in ("validate", "ingest"):
+        result = CliRunner().invoke(
+            cli, ["--pipelines", str(pipelines), *today, command, str(tmp_path / "raw" / "2051-10")]
+        )
+        assert result.exit_code == 1, result.output
+        assert said in " ".join(result.output.split())
+    run = CliRunner().invoke(cli, ["--pipelines", str(pipelines), *today, "run"])
+    assert run.exit_code == 1, run.output
+    assert "2051-10 is after today (2026-12-06); is the folder misnamed?" in " ".join(
+        run.output.split()
+    )
+    assert not (tmp_path / "processed" / "CURRENT").exists()
+    # the same folder is accepted once its month has come
+    later = CliRunner().invoke(
+        cli,
+        ["--pipelines", str(pipelines), "--today", "2051-10-01", "ingest",
+         str(tmp_path / "raw" / "2051-10")],
+    )  # fmt: skip
+    assert later.exit_code == 0, later.output

@@ -16,6 +16,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -98,6 +99,7 @@ class Session:
         self.pipelines = pipelines
         self.log_file = log_file
         self.debug = False
+        self.today: date | None = None
         self._project: Any = None
 
     def project(self, **options: Any) -> Any:
@@ -213,6 +215,13 @@ def _internal(ctx: click.Context, exc: BaseException) -> InternalError:
     show_envvar=True,
     help="Show tracebacks of internal errors.",
 )
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    hidden=True,
+    help="The date to take as today (tests); the machine's date otherwise.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -220,6 +229,7 @@ def cli(
     pipelines: Path | None,
     log_file: Path | None,
     debug: bool,
+    today: datetime | None,
 ) -> None:
     """Children's safeguarding performance data from monthly case-management extracts.
 
@@ -236,6 +246,8 @@ def cli(
     setup_logging(None)
     ctx.obj = Session(project, pipelines, log_file)
     ctx.obj.debug = debug
+    # the one reading of the clock for the library: a month after this is refused
+    ctx.obj.today = (today or datetime.now(UTC).astimezone()).date()  # local date
 
 
 def _session(ctx: click.Context) -> Session:
@@ -410,7 +422,16 @@ def validate(
         format_name = detect(path) or "extract"
     if format_name != "extract":  # a statutory return: checked as ingest would, nothing written
         month = _return_month(month, year)
-        _ingest_return(project, path, format_name, month, None, report_json, report_csv)
+        _ingest_return(
+            project,
+            path,
+            format_name,
+            month,
+            None,
+            report_json,
+            report_csv,
+            today=_session(ctx).today,
+        )
         return
     if year is not None:
         raise click.UsageError("--year is for a statutory return; a monthly extract has --month")
@@ -429,6 +450,7 @@ def validate(
         authority=project.authority,
         processed=settings.processed_dir,  # issue 14: references looked up in the store too
         pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
+        today=_session(ctx).today,
     )
     said = verdict(report, settings.strict, dry_run=True)
     _finish(report, contract, settings.strict, said, report_json, report_csv)
@@ -504,6 +526,7 @@ def ingest(
             report_json,
             report_csv,
             replace=replace,
+            today=_session(ctx).today,
         )
         return
     if year is not None or replace:
@@ -527,6 +550,7 @@ def ingest(
         max_quarantine=settings.max_quarantine,
         authority=project.authority,
         pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
+        today=_session(ctx).today,
     )
     said = verdict(outcome.report, settings.strict, dry_run=False, action=outcome.action)
     if outcome.not_loaded:  # an SSD export: what the store holds no place for, counted
@@ -565,6 +589,7 @@ def _ingest_return(
     report_csv: Path | None,
     *,
     replace: bool = False,
+    today: date | None = None,
 ) -> None:
     """Load (or, with no ``processed_dir``, only check) each collection year of a return;
     exit 1 when any year is, or would be, refused. A year the store holds under the same name
@@ -585,6 +610,7 @@ def _ingest_return(
         max_quarantine=settings.max_quarantine,
         authority=project.authority,
         replace_held=replace,
+        today=today,
     )
     for one in done:  # what a --replace took out of the store: counts per table, no ids
         if one.replaced:
@@ -1073,7 +1099,6 @@ def run(
     safeguard run --month 2015-10 --strict
     """
     import time
-    from datetime import UTC, datetime
 
     from safeguard.console import progress_bar
     from safeguard.run import recorded_run
@@ -1094,6 +1119,7 @@ def run(
             progress=progress,
             started=datetime.now(UTC).isoformat(timespec="seconds"),
             elapsed=_stopwatch(time.perf_counter),
+            today=_session(ctx).today,
         )
     if sys.stdout.isatty():
         click.echo(

@@ -52,3 +52,9 @@ def months_between(first: Month, last: Month) -> list[Month]:
     """Every month from ``first`` to ``last``, both included (none when ``last`` is earlier)."""
     count = (last.year - first.year) * 12 + last.month - first.month + 1
     return [first.shift(i) for i in range(count)]
+
+
+def after_today(month: Month, today: date | None) -> bool:
+    """True when ``month`` starts after ``today`` (the caller's date: the library never reads
+    the clock). An extract or return for such a month is a mistyped name, never data."""
+    return today is not None and month.first_day > today

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from safeguard.errors import ConfigError, DataError
 from safeguard.indicators.catalogue import Catalogue
 from safeguard.ingest.csvfile import sha256_of
 from safeguard.ingest.stage import ingest
-from safeguard.periods import Month
+from safeguard.periods import Month, after_today
 from safeguard.project import Project
 from safeguard.report.stage import write_report
 from safeguard.schema import Contract
@@ -73,6 +74,7 @@ def recorded_run(
     progress: Callable[[str, int, int], None] | None,
     started: str,
     elapsed: Callable[[], float],
+    today: date | None = None,
 ) -> RunOutcome:
     """``run_month``, and its line in the run log whatever the outcome (then re-raised).
 
@@ -87,7 +89,14 @@ def recorded_run(
     outcome = RunOutcome()
     exit_code, error = 0, None
     try:
-        run_month(project, month=month, narrative=narrative, outcome=outcome, progress=progress)
+        run_month(
+            project,
+            month=month,
+            narrative=narrative,
+            outcome=outcome,
+            progress=progress,
+            today=today,
+        )
     except SafeguardError as exc:
         exit_code, error = int(exc.exit_code), exc.message
         raise
@@ -188,10 +197,13 @@ def run_month(
     narrative: Path | None = None,
     outcome: RunOutcome | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    today: date | None = None,
 ) -> RunOutcome:
     """Ingest what is new, then compute and render ``month`` (default: the latest extract).
 
     ``outcome`` is filled as the run goes, so a caller can record how far a failed run got.
+    A raw folder for a month after ``today`` (the caller's date) refuses the run before
+    anything is ingested: it would become the newest extract and outrank every real one.
     """
     pipeline = project.settings
     authority = project.authority
@@ -203,6 +215,13 @@ def run_month(
         outcome.cleaned = store.clean_leftovers()
         outcome.cleaned += recover_month_folders(pipeline.reports_dir)
         pending = pending_extracts(pipeline.raw_dir, store, contract, project.pipelines)
+        ahead = [str(folder.name) for m, folder in pending if after_today(m, today)]
+        if ahead:
+            assert today is not None
+            raise DataError(
+                f"{pipeline.raw_dir}: {', '.join(ahead)} is after today ({today.isoformat()}); "
+                "is the folder misnamed? Nothing was ingested: rename or remove it and run again"
+            )
         for number, (extract_month, folder) in enumerate(pending, start=1):
             if progress is not None:
                 progress(f"ingesting {extract_month}", number, len(pending) + 1)

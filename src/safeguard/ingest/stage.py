@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from safeguard.defaults import ConfigFolder
+from safeguard.errors import DataError
 from safeguard.ingest.csvfile import FileProblem
 from safeguard.ingest.held import store_held
 from safeguard.ingest.pseudonym import (
@@ -30,7 +32,7 @@ from safeguard.ingest.validate import (
     validate_extract,
     validate_tables,
 )
-from safeguard.periods import Month
+from safeguard.periods import Month, after_today
 from safeguard.schema import Contract, Severity
 from safeguard.store import (
     EXTRACT,
@@ -89,12 +91,14 @@ def validate(
     authority: Authority | None = None,
     processed: Path | None = None,
     pipelines: ConfigFolder | None = None,
+    today: date | None = None,
 ) -> ValidationReport:
     """Run every check on an extract folder and write nothing. With ``authority`` (the
     project's), also warn as ``ingest`` does when the folder is not the demo's in a demo
     project. With ``processed``, references are also looked up in that store, as ``ingest``
     does (read only: no lock is taken). An SSD export is mapped by ``pipelines``'
     sources/ssd.yaml first."""
+    refuse_future(month, today, folder.name)
     # issue 14: references the extract lacks are looked up in the store (ingest.held)
     held = store_held(processed, month, contract, key_from_environment()) if processed else None
     result, _ = _validated(folder, month, contract, encoding, max_quarantine, pipelines, held)
@@ -115,6 +119,7 @@ def ingest(
     max_quarantine: float = 0.01,
     authority: Authority | None = None,
     pipelines: ConfigFolder | None = None,
+    today: date | None = None,
 ) -> IngestOutcome:
     """Validate an extract and, if it passes, merge it into the processed store atomically.
 
@@ -125,6 +130,7 @@ def ingest(
     store's lock is held from that look-up to the merge, when there is a store to lock. An
     SSD export (a folder of ``ssd_*`` tables) is mapped by ``pipelines``' sources/ssd.yaml
     (default: the packaged one) and then goes the same way."""
+    refuse_future(month, today, folder.name)
     key = key_from_environment()
     store = Store(processed)
     # issue 14: validation reads the store, so no other run may change it before the merge
@@ -146,6 +152,18 @@ def ingest(
         )
     log.info("ingest %s: %s, generation %s", month, merged.action, merged.generation.name)
     return IngestOutcome(report, merged.action, merged.generation, not_loaded)
+
+
+def refuse_future(month: Month, today: date | None, what: str) -> None:
+    """``DataError`` for an extract or return whose month starts after ``today`` (the CLI's
+    date): a folder mistyped 2051-10 would otherwise become the newest extract and outrank
+    every real one."""
+    if after_today(month, today):
+        assert today is not None
+        raise DataError(
+            f"{what}: its month {month} is after today ({today.isoformat()}); is the folder or "
+            "file misnamed? Nothing was written"
+        )
 
 
 def _validated(
@@ -265,6 +283,7 @@ def ingest_return(
     max_quarantine: float = 0.01,
     authority: Authority | None = None,
     replace_held: bool = False,
+    today: date | None = None,
 ) -> list[ReturnOutcome]:
     """Read a statutory return and validate each collection year in it as an extract; each
     that passes is merged into the store at ``processed``, keyed by its name (``cin-2022``).
@@ -279,6 +298,8 @@ def ingest_return(
     except FileProblem as problem:
         log.info("ingest %s: refused, %s", format_name, problem.rule)
         return [_refused_return(path, format_name, problem)]
+    for one in converted:  # a year after today is a mistyped date or name: nothing written
+        refuse_future(one.first, today, f"{path.name} ({one.label})")
     others = other_authority_issues(path, format_name, authority)
     key = key_from_environment()
     checked = []
