@@ -28,7 +28,7 @@ CENSUS = """<?xml version="1.0" encoding="UTF-8"?>
   <Header>
     <CollectionDetails>
       <Collection>CIN</Collection>
-      <Year>2022</Year>
+      <Year>2022</Year><ReferenceDate>2022-03-31</ReferenceDate>
     </CollectionDetails>
     <Source>
       <SourceLevel>L</SourceLevel>
