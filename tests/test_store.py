@@ -505,7 +505,10 @@ def test_purge_removes_older_extracts_and_records_only_they_held(
         contract,
         alone,
     )
-    assert snapshot(store) == snapshot(alone)
+    # ... but for the cut-off the purge recorded (issue 15: a purged month stays out)
+    purged = snapshot(store)
+    assert purged.pop("RETENTION") == b"2015-10\n"
+    assert purged == snapshot(alone)
     again = CliRunner().invoke(
         cli,
         [
@@ -671,3 +674,30 @@ def test_a_damaged_store_file_is_named_never_a_bug(
     (live / "manifest.json").write_text('{"format":')
     with pytest.raises(StoreError, match=r"manifest is damaged: .*manifest.json"):
         Store(store).manifest()
+
+
+def test_a_purged_month_is_not_loaded_again(
+    write_extract: WriteExtract, contract: Contract, tmp_path: Path
+) -> None:
+    """Issue 15 item 5: after purge --before 2015-09, the next run ingested data/raw/2015-08
+    again. The cut-off is kept in the store (RETENTION): ingest refuses an older extract, run
+    skips its folder."""
+    from safeguard.run import pending_extracts
+    from safeguard.store import purge_before, retention
+
+    store = tmp_path / "processed"
+    august = write_extract("2015-08", person=PERSON, contacts=SEP.replace("2015-09", "2015-08"))
+    september = write_extract("2015-09", person=PERSON, contacts=SEP)
+    load(august, contract, store)
+    load(september, contract, store)
+    assert purge_before(store, "2015-09", contract) == ["2015-08"]
+    assert retention(store) == "2015-09"
+    before = snapshot(store)
+    with pytest.raises(DataError, match="before the retention cut-off 2015-09"):
+        load(august, contract, store)
+    assert snapshot(store) == before
+    raw = august.parent
+    assert [m for m, _ in pending_extracts(raw, Store(store), contract)] == []  # August skipped
+    # an earlier purge leaves the cut-off where it is
+    purge_before(store, "2015-05", contract)
+    assert retention(store) == "2015-09"

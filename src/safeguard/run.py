@@ -25,7 +25,14 @@ from safeguard.project import Project
 from safeguard.report.stage import write_report
 from safeguard.schema import Contract
 from safeguard.settings import Settings
-from safeguard.store import ExtractEntry, Store, is_return, recover_month_folders, window_of
+from safeguard.store import (
+    ExtractEntry,
+    Store,
+    is_return,
+    recover_month_folders,
+    retention,
+    window_of,
+)
 
 
 @dataclass
@@ -143,11 +150,13 @@ def pending_extracts(
     raw: Path, store: Store, contract: Contract, pipelines: ConfigFolder | None = None
 ) -> list[tuple[Month, Path]]:
     """Extract folders named YYYY-MM whose files differ from what the store holds for them
-    (an SSD export's tables checksummed as its ingest stores them: ``ssd.checksums``)."""
+    (an SSD export's tables checksummed as its ingest stores them: ``ssd.checksums``); a
+    folder closing before the store's retention cut-off (``safeguard purge``) is skipped."""
     from safeguard.defaults import packaged
     from safeguard.ingest.sources import ssd
 
     held = store.manifest().extracts
+    cut = retention(store.root)
     found = []
     for folder in sorted(raw.iterdir()) if raw.is_dir() else []:
         try:
@@ -156,6 +165,8 @@ def pending_extracts(
             continue
         if not folder.is_dir():
             continue
+        if cut is not None and str(month) < cut:
+            continue  # purged on purpose (safeguard purge): never loaded again
         if ssd.sniff(folder, contract):
             files = ssd.checksums(folder, contract, pipelines or packaged("pipelines"))
         else:

@@ -8,6 +8,7 @@ Layout under ``data/processed/``::
       tables/<table>.parquet      the current view: each record id at its newest extract
       versions/<table>/<YYYY-MM>.parquet   every loaded row of every extract, as delivered
       extracts/<YYYY-MM>/validation.json|csv, quarantine/<table>.csv
+    RETENTION                     the latest purge's cut-off (YYYY-MM): older extracts stay out
 
 An ingest builds the next generation in a ``.tmp-*`` folder (files it does not change are
 hard-linked from the live one), then swaps ``CURRENT``. A crash or a refusal before the swap
@@ -998,6 +999,31 @@ def _manifest_file(
     return "g-" + hashlib.sha256(data).hexdigest()[:16], manifest
 
 
+RETENTION = "RETENTION"  # the latest purge's cut-off (YYYY-MM): older extracts stay out
+
+
+def retention(root: Path) -> str | None:
+    """The store's retention cut-off: extracts (and returns) closing before it were purged on
+    purpose and are not loaded again. None when no purge has set one."""
+    path = root / RETENTION
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8").strip()
+    if re.fullmatch(r"\d{4}-\d{2}", text) is None:
+        raise StoreError(f"the store's {path} holds {text[:20]!r}, not a month (YYYY-MM)")
+    return text
+
+
+def record_retention(root: Path, before: str) -> None:
+    """Keep the latest cut-off (a purge to an earlier month changes nothing), atomically."""
+    held = retention(root)
+    if held is not None and held >= before:
+        return
+    pointer = root / f"{RETENTION}.tmp"
+    _write_bytes(pointer, (before + "\n").encode())
+    os.replace(pointer, root / RETENTION)
+
+
 def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
     """Remove every extract closing before ``before`` (YYYY-MM), and every statutory return
     whose last month is before it, with all that derives from them, atomically; records only
@@ -1014,6 +1040,9 @@ def purge_before(root: Path, before: str, contract: Contract) -> list[str]:
         if not gone:
             return []
         kept = {key: info for key, info in extracts.items() if key not in gone}
+        # the cut-off first: a purge killed before the swap leaves it set (older extracts then
+        # refused, though still held: safe), never a purged store that re-ingests them
+        record_retention(root, before)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
         os.chmod(tmp, DIR_MODE)
         try:

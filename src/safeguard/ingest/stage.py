@@ -42,6 +42,7 @@ from safeguard.store import (
     Store,
     merge_extract,
     replaced_tables,
+    retention,
 )
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ def ingest(
     SSD export (a folder of ``ssd_*`` tables) is mapped by ``pipelines``' sources/ssd.yaml
     (default: the packaged one) and then goes the same way."""
     refuse_future(month, today, folder.name)
+    refuse_purged(processed, month, folder.name)
     key = key_from_environment()
     store = Store(processed)
     # issue 14: validation reads the store, so no other run may change it before the merge
@@ -152,6 +154,18 @@ def ingest(
         )
     log.info("ingest %s: %s, generation %s", month, merged.action, merged.generation.name)
     return IngestOutcome(report, merged.action, merged.generation, not_loaded)
+
+
+def refuse_purged(processed: Path | None, month: Month, what: str) -> None:
+    """``DataError`` for an extract or return closing before the store's retention cut-off
+    (``safeguard purge``): it was removed on purpose and is not loaded again."""
+    cut = retention(processed) if processed is not None else None
+    if cut is not None and str(month) < cut:
+        raise DataError(
+            f"{what}: it closes in {month}, before the retention cut-off {cut} that "
+            "`safeguard purge` set for this store; it was removed on purpose and is not "
+            "loaded again. Nothing was written"
+        )
 
 
 def refuse_future(month: Month, today: date | None, what: str) -> None:
@@ -300,6 +314,7 @@ def ingest_return(
         return [_refused_return(path, format_name, problem)]
     for one in converted:  # a year after today is a mistyped date or name: nothing written
         refuse_future(one.first, today, f"{path.name} ({one.label})")
+        refuse_purged(processed, one.period, f"{path.name} ({one.label})")
     others = other_authority_issues(path, format_name, authority)
     key = key_from_environment()
     checked = []
