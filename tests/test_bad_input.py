@@ -965,3 +965,27 @@ def test_any_field_or_heading_gives_a_clean_exit(line: int, column: int, text: s
     assert "Traceback" not in out and "\x1b" not in out
     shown = re.findall(r"\bP0\d{3}\b", out)
     assert not [found for found in shown if found not in text], out[-2000:]
+
+
+def test_a_child_id_shifted_into_another_column_is_never_shown_or_stored_raw(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15 item 4: a child id shifted into a date column was printed unmasked, and under
+    SAFEGUARD_PSEUDONYM_KEY reached the store's validation report and quarantine files raw.
+    Row 6 of contacts.csv lost its person id's comma: the id P0005 sits in the date column."""
+    folder = tmp_path / "raw" / MONTH
+    folder.mkdir(parents=True)
+    mark_demo_folder(tmp_path / "raw")
+    extract({"contacts.csv": edited("contacts", 6, "C100005,,P0005,NFA")})(folder)
+    monkeypatch.setenv("SAFEGUARD_PSEUDONYM_KEY", "a-test-key-of-enough-length-0123456789")
+    store = tmp_path / "processed"
+    result = runner.invoke(
+        cli,
+        ["--pipelines", str(PIPELINES), "ingest", str(folder), "--processed-dir", str(store)],
+    )
+    assert result.exit_code == 0, result.output
+    assert ", 1 quarantined." in result.output
+    assert "P0005" not in result.output  # withheld on the terminal
+    stored = [p for p in store.rglob("*") if p.is_file()]
+    assert any(p.name == "contacts.csv" and "quarantine" in p.parts for p in stored)
+    assert not [p for p in stored if b"P0005" in p.read_bytes()]

@@ -70,12 +70,16 @@ def _person_columns(contract: Contract) -> set[str]:
 
 
 def safe_issues(report: ValidationReport, contract: Contract) -> pl.DataFrame:
-    """The report's issues with every child id replaced by a marker."""
+    """The report's issues with every child id replaced by a marker: a value in a person-id
+    column, and any value equal to a child id of the extract, in whatever column (an id
+    shifted into a date or code column by a misaligned row)."""
     hidden = _person_columns(contract)
+    value = pl.col("value")
+    known = value.is_in(report.child_ids.implode()) if report.child_ids.len() else pl.lit(False)
     return report.issues.with_columns(
-        pl.when(pl.col("column").is_in(sorted(hidden)) & pl.col("value").is_not_null())
+        pl.when(value.is_not_null() & (pl.col("column").is_in(sorted(hidden)) | known))
         .then(pl.lit(WITHHELD))
-        .otherwise(pl.col("value"))
+        .otherwise(value)
         .alias("value")
     )
 

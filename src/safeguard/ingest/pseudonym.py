@@ -56,19 +56,37 @@ def _replace(
 def pseudonymise(result: ExtractResult, contract: Contract, key: bytes) -> ExtractResult:
     """The same extract with every child id replaced (rows, quarantine and report values)."""
     tables = {}
+    ids = result.report.child_ids
     for name, table in result.tables.items():
         columns = [c for c, spec in contract.tables[name].columns.items() if spec.person_id]
+        # a quarantined row may hold a child id in any column (a misaligned row): every text
+        # column's values equal to a child id are pseudonymised too
+        shifted = [
+            c
+            for c, dtype in table.quarantine.schema.items()
+            if dtype == pl.String and c not in columns
+        ]
         tables[name] = TableResult(
             table.outcome,
             _replace(table.loaded, columns, lambda values: _mapping(values, key)),
-            _replace(table.quarantine, columns, lambda values: _mapping(values, key)),
+            _replace(
+                _replace(table.quarantine, columns, lambda values: _mapping(values, key)),
+                shifted,
+                lambda values: _mapping(values.filter(values.is_in(ids.implode())), key),
+            ),
             table.issues,
         )
     person_columns = sorted(
         {c for t in contract.tables.values() for c, spec in t.columns.items() if spec.person_id}
     )
     issues = result.report.issues
-    hidden = pl.col("column").is_in(person_columns) & pl.col("value").is_not_null()
+    ids = result.report.child_ids
+    # a value in a person-id column, or equal to a child id in any column (an id shifted into
+    # a date or code column): pseudonymised in the stored report too
+    hidden = pl.col("value").is_not_null() & (
+        pl.col("column").is_in(person_columns)
+        | (pl.col("value").is_in(ids.implode()) if ids.len() else pl.lit(False))
+    )
     mapping = _mapping(issues.filter(hidden)["value"], key)
     result.report.issues = issues.with_columns(
         pl.when(hidden)

@@ -94,6 +94,10 @@ class ValidationReport:
     # rows whose reference only the store holds (an earlier extract's record), by
     # "<file> <column>": accepted, and counted so the report says so
     found_in_store: dict[str, int] = field(default_factory=dict)
+    # every child id the extract holds (its person-id columns), never written out: a value
+    # equal to one is withheld on the terminal and pseudonymised in a keyed store, whatever
+    # column it was found in (an id shifted into a date column)
+    child_ids: pl.Series = field(default_factory=lambda: pl.Series("id", [], pl.String))
 
     @property
     def rejected(self) -> bool:

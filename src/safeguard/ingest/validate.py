@@ -962,8 +962,22 @@ def _validate(
         issues=issues,
         store=store.label if store is not None else None,
         found_in_store=found_in_store,
+        child_ids=_child_ids(frames, contract),
     )
     return ExtractResult(report, results)
+
+
+def _child_ids(frames: dict[str, pl.DataFrame], contract: Contract) -> pl.Series:
+    """Every distinct value of every person-id column of the tables read (as text)."""
+    parts = [
+        frames[name].get_column(column).cast(pl.String)
+        for name in frames
+        for column, spec in contract.tables[name].columns.items()
+        if spec.person_id and column in frames[name].columns
+    ]
+    if not parts:
+        return pl.Series("id", [], pl.String)
+    return pl.concat(parts).drop_nulls().unique().alias("id")
 
 
 def validate_tables(
