@@ -154,11 +154,13 @@ class ValidationReport:
         summary = self.summary()
         if consulted:
             summary["references_store"] = self.store
-        payload = {
-            "summary": summary,
-            "issues": self.issues.select([*REPORT_COLUMNS, "level"]).to_dicts(),
-        }
-        return json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n"
+        head = json.dumps({"summary": summary}, indent=2, sort_keys=False, default=str)
+        # the issues (one per bad row, perhaps millions) written by polars, one line each:
+        # never a Python object per row
+        issues = self.issues.select([*REPORT_COLUMNS, "level"])
+        rows = ",\n    ".join(issues.write_ndjson().splitlines()) if issues.height else ""
+        body = f"[\n    {rows}\n  ]" if rows else "[]"
+        return head[: -len("\n}")] + f',\n  "issues": {body}\n}}\n'
 
     def to_csv(self) -> str:
         return self.issues.select([*REPORT_COLUMNS, "level"]).write_csv()
