@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from safeguard import __version__
 from safeguard.cli import cli
-from tests.conftest import PIPELINES, WriteExtract
+from tests.conftest import EXAMPLES, PIPELINES, WriteExtract
 
 PERSON = "pers_person_id,pers_sex\nP1,M\nP2,F\n"
 GOOD = """
@@ -421,3 +421,9 @@ def test_a_file_name_holding_a_terminal_escape_is_shown_not_acted_on(
     result = run(runner, "validate", str(folder))
     assert "\x1b" not in result.output
     assert "\\x1b[2J" in result.output
+    # a folder whose name holds one, in the lines the CLI writes itself
+    store = tmp_path / "odd\x1b]0;title\x07" / "processed"
+    result = run(runner, "ingest", str(EXAMPLES / "2015-10"), "--processed-dir", str(store))
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "odd\\x1b]0;title\\x07/processed" in result.output

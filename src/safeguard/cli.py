@@ -31,6 +31,14 @@ log = logging.getLogger("safeguard")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def echo(message: Any = None, **kwargs: Any) -> None:
+    """``click.echo`` through the console's escaping: a folder's or a value's name in a line
+    is shown, never acted on (an ANSI escape, a carriage return)."""
+    from safeguard.console import printable
+
+    click.echo(None if message is None else printable(str(message)), **kwargs)
+
+
 class _Failure(click.ClickException):
     """A library error on its way out: ``Error: <message>`` and the error's exit code."""
 
@@ -352,7 +360,7 @@ def _finish(
 
     show_report(report, contract, console())
     report.write(report_json, report_csv)
-    click.echo(said)
+    echo(said)
     if not report.passes(strict=strict):
         if report.rejected:
             raise DataError(
@@ -618,7 +626,7 @@ def _ingest_return(
                 f"{table} ({rows:,} rows loaded from {file})"
                 for table, (file, rows) in one.replaced.items()
             )
-            click.echo(f"Replaced in {one.label}: {going}.")
+            echo(f"Replaced in {one.label}: {going}.")
     refused = show_returns(
         done,
         contract,
@@ -685,13 +693,13 @@ def store_repair(ctx: click.Context, processed_dir: Path | None) -> None:
             f"complete: {found.extracts} extract(s) and return(s), latest monthly "
             f"{found.latest or 'none'}"
         )
-        click.echo(f"  {found.path.name}  {state}")
+        echo(f"  {found.path.name}  {state}")
     if live is None:
         raise StoreError(
             f"no complete generation in {root}: restore the store from a backup, or ingest "
             "the extracts in data/raw into an empty store"
         )
-    click.echo(f"CURRENT names {live.name}.")
+    echo(f"CURRENT names {live.name}.")
 
 
 def _shown_path(project: Any, path: Path) -> str:
@@ -728,14 +736,14 @@ def init(
         reference_url=url,
         run_command=_run_command(),
     )
-    click.echo(f"The project for {outcome.authority} is in {directory}:")
+    echo(f"The project for {outcome.authority} is in {directory}:")
     for name in outcome.created:
-        click.echo(f"  made {name}")
+        echo(f"  made {name}")
     for name in outcome.kept:
-        click.echo(f"  kept {name} (already there)")
+        echo(f"  kept {name} (already there)")
     fetched = outcome.reference
     if fetched is not None:
-        click.echo(
+        echo(
             f"Reference files: {len(fetched.updated) + len(fetched.unchanged)} held, "
             f"{len(fetched.skipped)} to download by hand, {len(fetched.failed)} failed"
             + (
@@ -745,7 +753,7 @@ def init(
             )
             + "."
         )
-    click.echo(
+    echo(
         f"Next: put a month's extract in {directory}/data/raw/YYYY-MM/ and run `safeguard run` "
         f"there. For cron:\n  {outcome.crontab}"
     )
@@ -834,7 +842,7 @@ def demo(
         from safeguard.init import init_demo
 
         made = init_demo(Path.cwd() / DEMO_FOLDER)
-        click.echo(f"Not in a project: made the demo's own, {DEMO_FOLDER}/.")
+        echo(f"Not in a project: made the demo's own, {DEMO_FOLDER}/.")
         session.project_dir = made.root
         project = session.project(**options)
     if months is not None:
@@ -850,7 +858,7 @@ def demo(
         report=not no_report,
     )
     settings = project.settings
-    click.echo(
+    echo(
         f"Wrote {len(outcome.written)} monthly extracts of Demoshire to "
         f"{_shown_path(project, settings.raw_dir)} ({start} to {end}, seed {seed}, "
         f"scale {scale:g})."
@@ -858,26 +866,24 @@ def demo(
     if not ingest:
         return
     for found in outcome.problems:
-        click.echo(
+        echo(
             f"  {found.extract}: {found.problems} problem(s) found ({', '.join(found.rules)}); "
             f"{found.quarantined} row(s) quarantined"
         )
-    click.echo(
+    echo(
         f"Ingested into {_shown_path(project, settings.processed_dir)}: {outcome.loaded:,} rows "
         f"loaded, {outcome.quarantined:,} quarantined, {outcome.warnings:,} warnings."
     )
     if not outcome.headline:
         return
     population = f"{outcome.population:,}" if outcome.population is not None else "not held"
-    click.echo(
-        f"\nDemoshire, {month.first_day:%B %Y}: headline figures (population 0-17: {population})"
-    )
+    echo(f"\nDemoshire, {month.first_day:%B %Y}: headline figures (population 0-17: {population})")
     width = max(len(str(row["title"])) for row in outcome.headline)
     for row in outcome.headline:
-        click.echo(f"  {row['title']!s:<{width}}  {figure_text(row)}")
-    click.echo(f"Every indicator for the 24 months: {outcome.indicators}")
+        echo(f"  {row['title']!s:<{width}}  {figure_text(row)}")
+    echo(f"Every indicator for the 24 months: {outcome.indicators}")
     if outcome.paper is not None:
-        click.echo(f"The committee paper (PDF, DOCX, HTML, data): {outcome.paper}")
+        echo(f"The committee paper (PDF, DOCX, HTML, data): {outcome.paper}")
 
 
 @cli.command()
@@ -903,15 +909,15 @@ def indicators(ctx: click.Context, month: Month, processed_dir: Path | None) -> 
     series = written.computed.series
     latest = series.filter(pl.col("month") == month.first_day)
     counts = latest.group_by("status").len().sort("status").rows()
-    click.echo(
+    echo(
         f"Computed {latest.height} indicators for {len(series['month'].unique())} months to "
         f"{month}: " + ", ".join(f"{n} {status}" for status, n in counts) + "."
     )
     for row in (
         latest.filter(pl.col("status") != "ok").select("indicator", "status", "reason").iter_rows()
     ):
-        click.echo(f"  {row[0]}: {row[1]} ({row[2]})")
-    click.echo(f"Written to {written.folder}")
+        echo(f"  {row[0]}: {row[1]} ({row[2]})")
+    echo(f"Written to {written.folder}")
 
 
 @cli.command()
@@ -962,7 +968,7 @@ def explain(
 
         with private_file(csv_path, "wb") as handle:  # children's records: owner-only
             found.records.write_csv(handle)
-        click.echo(f"All {found.records.height:,} records written to {csv_path}")
+        echo(f"All {found.records.height:,} records written to {csv_path}")
 
 
 @cli.command()
@@ -1051,9 +1057,9 @@ def report(
         reference_docx=settings.reference_docx,
         detail=settings.detail,
     )
-    click.echo(f"The {settings.audience} paper for {month} is in {folder}:")
+    echo(f"The {settings.audience} paper for {month} is in {folder}:")
     for path in sorted(folder.iterdir()):
-        click.echo(f"  {path.name}")
+        echo(f"  {path.name}")
 
 
 @cli.command()
@@ -1122,7 +1128,7 @@ def run(
             today=_session(ctx).today,
         )
     if sys.stdout.isatty():
-        click.echo(
+        echo(
             f"Ingested {len(outcome.ingested)} extract(s); the paper for {outcome.month} "
             f"is in {project.settings.reports_dir / str(outcome.month)}."
         )
@@ -1152,18 +1158,18 @@ def purge(ctx: click.Context, before: Month, processed_dir: Path | None) -> None
     gone = purge_before(folder, str(before), project.contract)
     shown = _shown_path(project, folder)
     if not gone:
-        click.echo(f"Nothing to purge: no extract in {shown} closes before {before}.")
+        echo(f"Nothing to purge: no extract in {shown} closes before {before}.")
         return
     rows_after = {t: m.rows for t, m in store.manifest().tables.items()}
     removed = sum(rows_before.values()) - sum(rows_after.values())
-    click.echo(
+    echo(
         f"Removed {len(gone)} extract(s) ({gone[0]} to {gone[-1]}) and {removed:,} "
         f"record(s) that only they held, from {shown}."
     )
     for table in sorted(rows_before):
         lost = rows_before[table] - rows_after.get(table, 0)
         if lost:
-            click.echo(f"  {table}: {lost:,}")
+            echo(f"  {table}: {lost:,}")
 
 
 @cli.command("check-config")
@@ -1177,7 +1183,7 @@ def check_config(ctx: click.Context) -> None:
     from safeguard.configcheck import check_config as run_check
 
     found = run_check(_session(ctx).project())
-    click.echo(
+    echo(
         f"Configuration is valid: {found.tables} extract tables, "
         f"{found.indicators} indicators, {found.mappings} return mappings, "
         f"authority {found.authority}{' (the demo)' if found.demo else ''}, "
@@ -1185,7 +1191,7 @@ def check_config(ctx: click.Context) -> None:
         "the HTML and PDF templates render."
     )
     if found.overridden:
-        click.echo(
+        echo(
             "The project's own files used instead of the packaged ones: "
             + ", ".join(found.overridden)
         )
@@ -1223,8 +1229,8 @@ def reference_update(ctx: click.Context, names: tuple[str, ...], reference_url: 
     settings = project.settings
     outcome = update(settings.reference_dir, spec, settings.reference_url, names or None)
     for file in outcome.files:
-        click.echo(f"  {file.result:<9} {file.message}")
-    click.echo(
+        echo(f"  {file.result:<9} {file.message}")
+    echo(
         f"{len(outcome.updated)} updated, {len(outcome.unchanged)} unchanged, "
         f"{len(outcome.skipped)} skipped, {len(outcome.failed)} failed."
     )
@@ -1248,7 +1254,7 @@ def reference_status(ctx: click.Context) -> None:
     project, spec = _reference(ctx)
     for entry in status(project.settings.reference_dir, spec):
         years = f" ({entry.years})" if entry.years else ""
-        click.echo(f"  {entry.state:<10} {entry.name}{years}: {entry.message}")
+        echo(f"  {entry.state:<10} {entry.name}{years}: {entry.message}")
 
 
 @reference.command("add")
@@ -1264,7 +1270,7 @@ def reference_add(ctx: click.Context, path: Path) -> None:
 
     project, spec = _reference(ctx)
     outcome = add(project.settings.reference_dir, spec, path)
-    click.echo(f"Added {outcome.message}")
+    echo(f"Added {outcome.message}")
 
 
 @cli.group()
@@ -1282,13 +1288,13 @@ def config_show(ctx: click.Context) -> None:
     safeguard config show
     """
     project = _session(ctx).project()
-    click.echo(f"project: {project.root}")
+    echo(f"project: {project.root}")
     for name, value, source in project.effective.rows():
         if isinstance(value, tuple):
             value = ", ".join(value)
         elif isinstance(value, Path):
             value = _shown_path(project, value)
-        click.echo(f"{name}: {value}  ({source})")
+        echo(f"{name}: {value}  ({source})")
 
 
 def main() -> None:
