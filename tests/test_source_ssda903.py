@@ -934,3 +934,24 @@ def test_a_mapping_that_cannot_place_its_ids_is_a_configuration_error(
     )
     with pytest.raises(ConfigError, match="'episode', which is not a 903 table"):
         ssda903.read(folder, unknown, month=Month(2020, 3))
+
+
+def test_an_episodes_file_without_its_header_row_is_not_echoed(
+    tmp_path: Path, mapping: SourceMapping
+) -> None:
+    """Issue 15 item 4: with the header row left out, the first record (a child's id among it)
+    was listed as "headings found"."""
+    folder = write(
+        tmp_path / "903",
+        **{
+            "2020-header": HEADER,
+            "2020-episodes": """
+                0042,01/05/2019,S,C2,U1,,
+                0043,02/05/2019,S,C2,U1,,
+                """,
+        },
+    )
+    got = only(ssda903.read(folder, mapping))
+    missing = [p for p in got.problems if p["rule"] == "missing-column"]
+    assert missing and all("0042" not in p["message"] for p in missing)
+    assert "is the header row missing?" in missing[0]["message"]

@@ -322,12 +322,22 @@ def _load(path: Path, needed: dict[str, list[list[str]]]) -> _File:
             severity=Severity.WARNING,
         )
         return found
-    for spellings in needed.get(found.table, []):
+    wanted = needed.get(found.table, [])
+    # none of the fields a table must have among the first line's: it is most likely a record
+    # (the header row left out), so its fields, a child's id among them, are not echoed
+    headed = any(name in found.columns for spellings in wanted for name in spellings)
+    shown = (
+        f"headings found: {', '.join(h.strip() for h in found.raw.header)}"
+        if headed
+        else "no field of the first line is a 903 heading: is the header row missing? Its "
+        "fields are not shown, as they may be a child's record"
+    )
+    for spellings in wanted:
         if not any(name in found.columns for name in spellings):
             problem(
                 "missing-column",
                 f"lacks column {spellings[0]}, which the 903 {found.table} table must have "
-                f"(headings found: {', '.join(h.strip() for h in found.raw.header)})",
+                f"({shown})",
                 line=1,
                 column=spellings[0],
             )
