@@ -126,6 +126,16 @@ def _layout() -> _Layout:
     return _LAYOUT.get()
 
 
+@contextmanager
+def _drawn_as(layout: _Layout) -> Iterator[None]:
+    """The layout the drawing helpers read (``_layout()``) while one chart is drawn."""
+    token = _LAYOUT.set(layout)
+    try:
+        yield
+    finally:
+        _LAYOUT.reset(token)
+
+
 _LOCK: Final = threading.Lock()
 
 MONTH_ABBREVIATIONS: Final = (
@@ -982,38 +992,6 @@ def indicator_chart(
     window_months: int | None = None,
     small: bool = False,
 ) -> Chart:
-    """See :func:`_indicator_chart`; ``small`` draws it as a small multiple (8.2 cm wide, six a
-    page), otherwise full width (16 cm)."""
-    token = _LAYOUT.set(_SMALL if small else _FULL)
-    try:
-        return _indicator_chart(
-            indicator, title, months, values, notes, unit, decimals, polarity, target,
-            spc_settings, neighbours, authority=authority, references=references,
-            comparator_period=comparator_period, no_spc=no_spc, window_months=window_months,
-        )  # fmt: skip
-    finally:
-        _LAYOUT.reset(token)
-
-
-def _indicator_chart(
-    indicator: str,
-    title: str,
-    months: list[date],
-    values: list[float | None],
-    notes: list[str],
-    unit: str,
-    decimals: int,
-    polarity: str,
-    target: float | None,
-    spc_settings: SpcSettings,
-    neighbours: list[tuple[str, float]] | None = None,
-    *,
-    authority: str | None = None,
-    references: Sequence[tuple[str, float]] = (),
-    comparator_period: str = "",
-    no_spc: str = "",
-    window_months: int | None = None,
-) -> Chart:
     """One indicator's chart: an XmR chart of ``months`` (a None value is a gap, ``notes`` giving
     why), and with ``neighbours`` a bar panel of (label, value) pairs that include the authority.
 
@@ -1025,9 +1003,10 @@ def _indicator_chart(
     ``no_spc``, the reason a series gets no SPC ("not applicable: each point overlaps the
     previous 11 months"), draws a plain trend line: no mean, limits or special-cause markers,
     the reason in the key and the alt text. ``window_months`` names a rolling figure's window
-    in the key ("Value for the 12 months to the month") and the alt text.
+    in the key ("Value for the 12 months to the month") and the alt text. ``small`` draws it as
+    a small multiple (8.2 cm wide, six a page), otherwise full width (16 cm).
     """
-    lay = _layout()
+    lay = _SMALL if small else _FULL
     checked = _check(months, values, notes, unit, decimals, polarity)
     series = _series(months, values, notes, checked, target, spc_settings, no_spc)
     bars = [
@@ -1046,7 +1025,7 @@ def _indicator_chart(
 
     items, key_notes = _key_items(series, spc_settings.minimum_points, window_months)
     prefix = element_prefix(indicator)
-    with _settings():
+    with _settings(), _drawn_as(lay):
         fig = Figure(figsize=(lay.width_in, lay.width_in / 2), dpi=PNG_DPI, facecolor="white")
         canvas = FigureCanvasAgg(fig)
         renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]
