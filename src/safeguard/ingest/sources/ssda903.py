@@ -389,12 +389,14 @@ def _year_from_dates(files: list[_File]) -> tuple[int, str] | None:
         frames = [_dates(f, fields) for f in files if f.table == table and f.raw is not None]
         return pl.concat(frames)["d"].drop_nulls() if frames else pl.Series("d", [], pl.Date)
 
+    d = pl.col("d")
+    # collection_year as an expression: April to March, named by the year it ends
+    year_of = pl.when(d.dt.month() >= 4).then(d.dt.year() + 1).otherwise(d.dt.year())
     ends = dates("episodes", ("DEC",))
     if ends.len():
-        d = pl.col("d")
         counts = (
             ends.to_frame()
-            .group_by(pl.when(d.dt.month() >= 4).then(d.dt.year() + 1).otherwise(d.dt.year()))
+            .group_by(year_of)
             .len()
             # a tie goes to the earlier year: a date after a return's year is an error the
             # validator quarantines, and must not carry the return a year on
@@ -409,10 +411,9 @@ def _year_from_dates(files: list[_File]) -> tuple[int, str] | None:
     # (No clock is read: the library never does.)
     starts = dates("episodes", ("DECOM",))
     if starts.len():
-        d = pl.col("d")
         years = (
             starts.to_frame()
-            .group_by(pl.when(d.dt.month() >= 4).then(d.dt.year() + 1).otherwise(d.dt.year()))
+            .group_by(year_of)
             .agg(pl.len().alias("n"), d.max().alias("latest"))
             .sort("d", descending=True)
         )
