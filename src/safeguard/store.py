@@ -60,7 +60,7 @@ from safeguard.errors import ConfigError, DataError, LockedError, StoreError
 from safeguard.ingest.validate import ExtractResult
 from safeguard.models import StrictModel
 from safeguard.periods import MONTH_PATTERN, Month
-from safeguard.private import private_folder, write_private_text
+from safeguard.private import DIR_MODE, FILE_MODE, private_folder, write_private_text
 from safeguard.schema import ColumnType, Contract, Table, format_validation_error
 
 CURRENT = "CURRENT"
@@ -70,8 +70,6 @@ OWNER = ".lock.owner"  # who holds the lock, for the message a second run gets
 _HELD: dict[str, int] = {}  # stores this process holds the lock of, with the depth
 EXTRACT = "_extract"
 STORE_FORMAT = 1
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 
 
 @dataclass(frozen=True)

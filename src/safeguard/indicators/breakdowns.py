@@ -85,7 +85,7 @@ def breakdowns(
                 if table.statistic is Statistic.STABILITY
                 else months
             )
-            why = _why_not(table, frame, table.indicator, looked_at, status)
+            why = _why_not(table, frame, looked_at, status)
             if why is not None:
                 rows.append((name, period, end, 0, None, NOT_AVAILABLE, None, why))
                 continue
@@ -107,12 +107,13 @@ def breakdowns(
 def _why_not(
     table: Breakdown,
     frame: pl.DataFrame | None,
-    indicator: str,
     months: list[date],
     status: Status,
 ) -> str | None:
+    """Why the breakdown cannot cover ``months``, or None: a month its indicator has as not
+    available, the indicator not computed, or the column it breaks down by never held."""
     for first_day in months:
-        state, reason = status(indicator, first_day)
+        state, reason = status(table.indicator, first_day)
         if state == NOT_AVAILABLE:
             return f"{first_day:%B %Y}: {reason}"
     if frame is None:

@@ -24,7 +24,8 @@ from safeguard.indicators.engine import (
 from safeguard.indicators.rules import RULES
 from safeguard.indicators.scorecard import scorecard
 from safeguard.periods import Month
-from safeguard.store import DIR_MODE, FILE_MODE, Store, recover_month_folders, swap_folder
+from safeguard.private import DIR_MODE, FILE_MODE
+from safeguard.store import Store, recover_month_folders, swap_folder
 
 OUTPUT = "indicators"
 

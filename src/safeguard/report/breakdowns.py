@@ -12,7 +12,7 @@ the next smallest is too (the all-teams row would give it back).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
 
 import polars as pl
 
@@ -94,12 +94,12 @@ def tables(
             f"{_period_label(p, month)}: not available ({why})." for p, why in missing.items()
         ]
         if table.statistic is Statistic.COUNT:
-            made.append(_count_table(table, month, shown, groups, values, missing, public, kind))
+            built = _count_table(table, month, shown, groups, values, missing, public)
         elif table.statistic is Statistic.CASELOAD:
-            made.append(_caseload_table(table, month, groups, values, missing, public))
+            built = _caseload_table(table, month, groups, values, missing, public)
         else:
-            made.append(_stability_table(table, month, shown, values, missing, public))
-        made[-1] = Table(made[-1].caption, made[-1].header, made[-1].rows, " ".join(notes))
+            built = _stability_table(table, month, shown, values, missing, public)
+        made.append(replace(built, note=" ".join(notes)))
     return tuple(made)
 
 
@@ -111,7 +111,6 @@ def _count_table(
     values: dict[str, Values],
     missing: dict[str, str],
     public: bool,
-    kind: Any,
 ) -> Table:
     label = f"{month.first_day:%B %Y}"
     caption = (

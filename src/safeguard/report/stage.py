@@ -11,11 +11,11 @@ from safeguard.errors import ConfigError
 from safeguard.indicators.catalogue import Authority, Catalogue
 from safeguard.indicators.stage import write_indicators
 from safeguard.periods import Month
-from safeguard.private import private_folder
+from safeguard.private import DIR_MODE, FILE_MODE, private_folder
 from safeguard.report.build import build_model
 from safeguard.report.chart_worker import PARALLEL_FROM, Workers, workers
 from safeguard.report.narrative import load_narrative
-from safeguard.store import DIR_MODE, FILE_MODE, Store, recover_month_folders, swap_folder
+from safeguard.store import Store, recover_month_folders, swap_folder
 
 FORMATS = ("html", "pdf", "docx", "data")
 NARRATIVE = "narrative.yaml"
