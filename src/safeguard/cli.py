@@ -385,16 +385,59 @@ _format_option = click.option(
 )
 
 
+def _database_options(command: F) -> F:
+    command = setting(
+        "--database-schema", "database_schema", "The schema holding the SSD's tables."
+    )(command)
+    return setting(
+        "--database",
+        "database",
+        "Read the SSD's tables from this reporting database (a SQLAlchemy URL with no "
+        "password; the password from SAFEGUARD_DATABASE_PASSWORD). PATH, or the raw folder of "
+        "--month, then holds only local tables.",
+        metavar="URL",
+    )(command)
+
+
+def _from_database(
+    settings: Any, path: Path | None, month: Month | None, format_name: str
+) -> tuple[Any, Path | None, Month]:
+    """With a database in the settings: the database, the folder of local tables beside it
+    (PATH, or the raw folder of --month when there is one) and the month."""
+    from safeguard.ingest.sources.database import Database
+
+    if format_name not in ("auto", "extract"):
+        raise click.UsageError(
+            "--database reads the SSD's tables as a monthly extract; a statutory return is a "
+            "file or folder (leave out --database)"
+        )
+    if path is not None and path.is_file():
+        raise click.UsageError(
+            f"{path} is a file: with --database, PATH is a folder of local tables"
+        )
+    if path is None:
+        if month is None:
+            raise click.UsageError(
+                "--database needs --month YYYY-MM: the month whose end the extract is read at"
+            )
+        folder = settings.raw_dir / str(month)
+        path = folder if folder.is_dir() else None
+        return Database(settings.database, settings.database_schema), path, month
+    folder, month = _resolve(path, month, settings.raw_dir)
+    return Database(settings.database, settings.database_schema), folder, month
+
+
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @_check_options
 @setting("--processed-dir", "processed_dir", "The processed store (read, never written).")
+@_database_options
 @_year_option
 @_format_option
 @click.pass_context
 def validate(
     ctx: click.Context,
-    path: Path,
+    path: Path | None,
     month: Month | None,
     encoding: str | None,
     max_quarantine: float | None,
@@ -402,10 +445,13 @@ def validate(
     report_json: Path | None,
     report_csv: Path | None,
     processed_dir: Path | None,
+    database: str | None,
+    database_schema: str | None,
     year: int | None,
     format_name: str,
 ) -> None:
-    """Check an extract folder (or one of its files) and write nothing to the store.
+    """Check an extract folder (or one of its files, or the SSD in a database) and write
+    nothing to the store.
 
     Exits 1 when ingest would refuse the extract (a file-level error, or any problem with
     --strict). A reference the extract does not hold is looked up in the processed store,
@@ -414,6 +460,7 @@ def validate(
     \b
     safeguard validate data/raw/2015-10 --report-csv problems.csv
     safeguard validate data/raw/2015-10/contacts.csv
+    safeguard validate --database postgresql+psycopg://reporting@host/ssd --month 2015-10
     """
     from safeguard.console import verdict
     from safeguard.ingest.sources import detect
@@ -424,8 +471,31 @@ def validate(
         max_quarantine=max_quarantine,
         strict=strict,
         processed_dir=processed_dir,
+        database=database,
+        database_schema=database_schema,
     )
     settings = project.settings
+    db = None
+    if settings.database is not None:
+        db, folder_or_none, month = _from_database(settings, path, month, format_name)
+        report = run_validate(
+            folder_or_none,
+            month,
+            project.contract,
+            encoding=settings.encoding,
+            max_quarantine=settings.max_quarantine,
+            authority=project.authority,
+            processed=settings.processed_dir,
+            pipelines=project.pipelines,
+            today=_session(ctx).today,
+            database=db,
+            environ=os.environ,
+        )
+        said = verdict(report, settings.strict, dry_run=True)
+        _finish(report, project.contract, settings.strict, said, report_json, report_csv)
+        return
+    if path is None:
+        raise click.UsageError("give an extract folder or file (or --database URL --month M)")
     if format_name == "auto":
         format_name = detect(path) or "extract"
     if format_name != "extract":  # a statutory return: checked as ingest would, nothing written
@@ -470,6 +540,7 @@ def validate(
 @_format_option
 @setting("--raw-dir", "raw_dir", "Where extract folders named YYYY-MM arrive.")
 @setting("--processed-dir", "processed_dir", "The processed store.")
+@_database_options
 @_year_option
 @click.option(
     "--replace",
@@ -490,6 +561,8 @@ def ingest(
     format_name: str,
     raw_dir: Path | None,
     processed_dir: Path | None,
+    database: str | None,
+    database_schema: str | None,
     year: int | None,
     replace: bool,
 ) -> None:
@@ -508,6 +581,7 @@ def ingest(
     safeguard ingest --month 2015-10 --strict
     safeguard ingest returns/CIN_2022.xml
     safeguard ingest returns/ssda903/ --max-quarantine 0.25
+    safeguard ingest --database mssql+pyodbc://reporting@server/ssd?driver=... --month 2015-10
     """
     from safeguard.console import verdict
     from safeguard.ingest.sources import detect
@@ -519,8 +593,14 @@ def ingest(
         strict=strict,
         raw_dir=raw_dir,
         processed_dir=processed_dir,
+        database=database,
+        database_schema=database_schema,
     )
     settings = project.settings
+    db = None
+    if settings.database is not None:
+        db, folder_or_none, month = _from_database(settings, path, month, format_name)
+        format_name = "extract"
     if format_name == "auto" and path is not None:
         format_name = detect(path) or "extract"
     if format_name not in ("auto", "extract"):
@@ -547,9 +627,11 @@ def ingest(
             f"{path} is a file but not a CIN census, SSDA903 table or Annex A workbook: give "
             "a monthly extract's folder (or name the format with --format)"
         )
-    folder, month = _resolve(path, month, settings.raw_dir)
+    if db is None:
+        folder_or_none, month = _resolve(path, month, settings.raw_dir)
+    assert month is not None
     outcome = run_ingest(
-        folder,
+        folder_or_none,
         month,
         project.contract,
         settings.processed_dir,
@@ -559,6 +641,8 @@ def ingest(
         authority=project.authority,
         pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
         today=_session(ctx).today,
+        database=db,
+        environ=os.environ,
     )
     said = verdict(outcome.report, settings.strict, dry_run=False, action=outcome.action)
     if outcome.not_loaded:  # an SSD export: what the store holds no place for, counted

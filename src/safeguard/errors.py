@@ -55,6 +55,14 @@ class StoreError(SafeguardError):
     exit_code = ExitCode.OPERATIONAL
 
 
+class DatabaseError(SafeguardError):
+    """The database an extract is read from could not be reached or read (server down, login
+    refused, a table that cannot be read). Operational, like a store that cannot be written:
+    nothing was written, and cron may try again."""
+
+    exit_code = ExitCode.OPERATIONAL
+
+
 class InternalError(SafeguardError):
     """A bug in safeguard, not in the data."""
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
 from safeguard.errors import ConfigError
 from safeguard.models import StrictModel
@@ -31,6 +31,9 @@ Format = Literal["pdf", "docx", "html", "data"]
 
 class Settings(StrictModel):
     """The effective options of a project (the keys of pipelines/monthly.yaml)."""
+
+    # a refused value is never echoed (a database URL may hold a password)
+    model_config = StrictModel.model_config | {"hide_input_in_errors": True}
 
     raw_dir: Path = Field(
         default=Path("data/raw"), description="where extract folders named YYYY-MM arrive"
@@ -81,6 +84,26 @@ class Settings(StrictModel):
     reference_docx: Path | None = Field(
         default=None, description="a Word document whose styles the DOCX paper uses"
     )
+    database: str | None = Field(
+        default=None,
+        description="the SSD's reporting database (a URL, no password: "
+        "SAFEGUARD_DATABASE_PASSWORD)",
+    )
+    database_schema: str | None = Field(
+        default=None, description="the schema holding the SSD's tables (default: the login's)"
+    )
+
+    @field_validator("database")
+    @classmethod
+    def _no_password(cls, url: str | None) -> str | None:
+        if url is not None:
+            from safeguard.ingest.sources.database import check_url
+
+            try:
+                check_url(url)
+            except ConfigError as problem:
+                raise ValueError(problem.message) from None
+        return url
 
 
 PATHS = tuple(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -47,6 +48,7 @@ from safeguard.store import (
 
 if TYPE_CHECKING:
     from safeguard.indicators.catalogue import Authority
+    from safeguard.ingest.sources.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def _log_report(stage: str, report: ValidationReport) -> None:
 
 
 def validate(
-    folder: Path,
+    folder: Path | None,
     month: Month,
     contract: Contract,
     *,
@@ -93,24 +95,29 @@ def validate(
     processed: Path | None = None,
     pipelines: ConfigFolder | None = None,
     today: date | None = None,
+    database: Database | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> ValidationReport:
     """Run every check on an extract folder and write nothing. With ``authority`` (the
     project's), also warn as ``ingest`` does when the folder is not the demo's in a demo
     project. With ``processed``, references are also looked up in that store, as ``ingest``
     does (read only: no lock is taken). An SSD export is mapped by ``pipelines``'
-    sources/ssd.yaml first."""
-    refuse_future(month, today, folder.name)
+    sources/ssd.yaml first. With ``database``, the SSD is read from it (the password from
+    ``environ``, the caller's environment), and ``folder``, if given, holds local tables."""
+    refuse_future(month, today, _what(folder, database))
     # issue 14: references the extract lacks are looked up in the store (ingest.held)
     held = store_held(processed, month, contract, key_from_environment()) if processed else None
-    result, _ = _validated(folder, month, contract, encoding, max_quarantine, pipelines, held)
+    result, _ = _validated(
+        folder, month, contract, encoding, max_quarantine, pipelines, held, database, environ
+    )
     report = result.report
-    _add_issues(report, demo_project_issues(folder, authority))
+    _add_issues(report, demo_project_issues(folder, authority, database))
     _log_report("validate", report)
     return report
 
 
 def ingest(
-    folder: Path,
+    folder: Path | None,
     month: Month,
     contract: Contract,
     processed: Path,
@@ -121,6 +128,8 @@ def ingest(
     authority: Authority | None = None,
     pipelines: ConfigFolder | None = None,
     today: date | None = None,
+    database: Database | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> IngestOutcome:
     """Validate an extract and, if it passes, merge it into the processed store atomically.
 
@@ -130,19 +139,21 @@ def ingest(
     A reference the extract does not hold is looked up in the store (``ingest.held``); the
     store's lock is held from that look-up to the merge, when there is a store to lock. An
     SSD export (a folder of ``ssd_*`` tables) is mapped by ``pipelines``' sources/ssd.yaml
-    (default: the packaged one) and then goes the same way."""
-    refuse_future(month, today, folder.name)
-    refuse_purged(processed, month, folder.name)
+    (default: the packaged one) and then goes the same way; with ``database`` the SSD's tables
+    are read from that database, the password from ``environ`` (``folder``, if given, holds
+    local tables beside them)."""
+    refuse_future(month, today, _what(folder, database))
+    refuse_purged(processed, month, _what(folder, database))
     key = key_from_environment()
     store = Store(processed)
     # issue 14: validation reads the store, so no other run may change it before the merge
     with store.locked() if store.generation is not None else contextlib.nullcontext():
         held = store_held(processed, month, contract, key)
         result, not_loaded = _validated(
-            folder, month, contract, encoding, max_quarantine, pipelines, held
+            folder, month, contract, encoding, max_quarantine, pipelines, held, database, environ
         )
         report = result.report
-        _add_issues(report, demo_project_issues(folder, authority))
+        _add_issues(report, demo_project_issues(folder, authority, database))
         _log_report("ingest", report)
         if not report.passes(strict=strict):
             log.info("ingest %s: refused, nothing written", month)
@@ -180,20 +191,33 @@ def refuse_future(month: Month, today: date | None, what: str) -> None:
         )
 
 
+def _what(folder: Path | None, database: Database | None) -> str:
+    """How messages name the extract: the database (no password), else its folder."""
+    if database is not None:
+        return database.label
+    assert folder is not None, "an extract is a folder or a database"
+    return folder.name
+
+
 def _validated(
-    folder: Path,
+    folder: Path | None,
     month: Month,
     contract: Contract,
     encoding: str | None,
     max_quarantine: float,
     pipelines: ConfigFolder | None,
     held: StoreHeld | None = None,
+    database: Database | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[ExtractResult, dict[str, int]]:
     """A monthly extract validated, and what of it was not loaded: a folder in the contract's
     form, or an SSD export (recognised by its files' names and headers), whose objects are
     mapped to the contract's tables first. Both then take the same checks and store; ``held``
-    is what the store already holds, for references the extract lacks."""
-    if folder.is_dir() and ssd.sniff(folder, contract):
+    is what the store already holds, for references the extract lacks. With ``database``,
+    the SSD's objects are read from it and ``folder`` (if any) holds local tables."""
+    if database is not None or (
+        folder is not None and folder.is_dir() and ssd.sniff(folder, contract)
+    ):
         from safeguard.defaults import packaged
 
         return ssd.validate_export(
@@ -204,7 +228,10 @@ def _validated(
             encoding=encoding,
             max_quarantine=max_quarantine,
             store=held,
+            database=database,
+            environ=environ,
         )
+    assert folder is not None
     result = validate_extract(
         folder, month, contract, encoding=encoding, max_quarantine=max_quarantine, store=held
     )
@@ -542,22 +569,33 @@ def other_authority_issues(
     ]
 
 
-def demo_project_issues(folder: Path, authority: Authority | None) -> list[dict[str, Any]]:
+def demo_project_issues(
+    folder: Path | None, authority: Authority | None, database: Database | None = None
+) -> list[dict[str, Any]]:
     """A warning when the project is the synthetic demo's (``demo: true``) and the extract
     folder (or the file of one) was not written by the demo, which leaves its marker file in
-    the folder it writes the months into. A monthly extract has no LA code to compare."""
+    the folder it writes the months into, or the extract is a database's (the demo writes
+    none). A monthly extract has no LA code to compare."""
     if authority is None or not authority.demo:
         return []
     from safeguard.demo.generate import MARKER
 
-    extract = folder.parent if folder.is_file() else folder
-    if any((place / MARKER).is_file() for place in (extract, extract.parent)):
-        return []
+    if database is not None:
+        named, why = database.label, "this extract is read from a database"
+    else:
+        assert folder is not None
+        extract = folder.parent if folder.is_file() else folder
+        if any((place / MARKER).is_file() for place in (extract, extract.parent)):
+            return []
+        named, why = (
+            extract.name,
+            f"this extract was not written by the demo (no {MARKER} beside it)",
+        )
     return [
         file_issue(
-            extract.name,
+            named,
             DEMO_PROJECT,
-            f"this extract was not written by the demo (no {MARKER} beside it), but the project "
+            f"{why}, but the project "
             f"is the synthetic {authority.name} demo (demo: true in pipelines/authority.yaml): "
             "real-looking data is going into the demo project, and its rates will use "
             f"{authority.name}'s population. For a council's own data make its project with "

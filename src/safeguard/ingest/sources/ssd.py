@@ -18,9 +18,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -32,6 +33,9 @@ from safeguard.ingest.validate import ExtractResult, StoreHeld, validate_read
 from safeguard.models import StrictModel
 from safeguard.periods import Month
 from safeguard.schema import ColumnType, Contract, Severity, load_model
+
+if TYPE_CHECKING:
+    from safeguard.ingest.sources.database import Database
 
 FORMAT = "ssd"
 
@@ -281,6 +285,17 @@ def _as_contract_form(expr: pl.Expr, kind: ColumnType) -> pl.Expr:
     return expr
 
 
+@dataclass
+class _Gathered:
+    """An export's tables before mapping: the SSD objects, the local tables, and what could not
+    be read; from a folder of CSV files or from a database."""
+
+    objects: dict[str, _Object] = field(default_factory=dict)
+    local: dict[str, tuple[str, RawCsv]] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)  # SSD object -> its refused file
+    export: SsdExport = field(default_factory=lambda: SsdExport(raws={}, files={}, problems=[]))
+
+
 def read_export(
     folder: Path,
     month: Month,
@@ -291,10 +306,13 @@ def read_export(
 ) -> SsdExport:
     """Every file of the export: SSD objects mapped to contract tables, local tables read as
     they are, anything else reported."""
-    export = SsdExport(raws={}, files={}, problems=[])
-    objects: dict[str, _Object] = {}
-    unreadable: dict[str, str] = {}  # SSD object -> its file, refused before its rows were read
-    local: dict[str, tuple[str, RawCsv]] = {}
+    return _mapped(_gather_folder(folder, contract, encoding), month, contract, mapping)
+
+
+def _gather_folder(folder: Path, contract: Contract, encoding: str | None) -> _Gathered:
+    gathered = _Gathered()
+    export, objects = gathered.export, gathered.objects
+    unreadable, local = gathered.unreadable, gathered.local
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name.lower() in contract.skipped_files:
             continue
@@ -360,6 +378,16 @@ def read_export(
         columns = {h.strip().lstrip("\ufeff").lower(): i for i, h in enumerate(raw.header)}
         objects[obj] = _Object(obj, path.name, raw, columns)
 
+    return gathered
+
+
+def _mapped(
+    gathered: _Gathered, month: Month, contract: Contract, mapping: SsdMapping
+) -> SsdExport:
+    """The gathered objects mapped to the contract's tables, the local tables beside them, and
+    what was not loaded counted."""
+    export, objects = gathered.export, gathered.objects
+    unreadable, local = gathered.unreadable, gathered.local
     used: dict[str, set[str]] = {}  # SSD object -> fields read
     for tname, tmap in mapping.tables.items():
         if tname not in contract.tables:
@@ -406,6 +434,10 @@ def read_export(
         export.raws[tname] = (source.file, raw)
         export.files[tname] = source.file
         used.setdefault(source.name, set()).update(read)
+        for fmap in tmap.columns.values():  # the objects its rules joined with are read too
+            for obj, joined in _RULE_FIELDS.get(fmap.derive or "", {}).items():
+                if obj in objects and obj != source.name:
+                    used.setdefault(obj, set()).update(f for f in joined if objects[obj].has(f))
     for tname, pair in local.items():
         export.raws[tname] = pair
 
@@ -422,8 +454,130 @@ def read_export(
             ).row(0, named=True)
             for f in left:
                 export.not_loaded[f"{held.name}.{f}"] = int(counts[f])
-    export.not_loaded = dict(sorted(export.not_loaded.items()))
+    whole = {name for name in export.not_loaded if "." not in name}
+    export.not_loaded = {  # an object not loaded at all is counted once, by its rows
+        name: count
+        for name, count in sorted(export.not_loaded.items())
+        if "." not in name or name.split(".")[0] not in whole
+    }
     return export
+
+
+# --- reading the SSD from the database -----------------------------------------------------
+
+# the fields each rule reads besides the mapped one: all a database read fetches for it
+_RULE_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "period-of-care": {"ssd_cla_episodes": ("clae_cla_id", "clae_person_id")},
+    "placement-type": {"ssd_cla_placement": ("clap_cla_placement_id", "clap_cla_placement_type")},
+    "team-name": {"ssd_department": ("dept_team_id", "dept_team_name")},
+    **{
+        rule: {
+            "ssd_involvements": (
+                "invo_professional_id",
+                "invo_person_id",
+                "invo_involvement_start_date",
+                "invo_involvement_end_date",
+            ),
+            "ssd_professionals": ("prof_professional_id", "prof_professional_caseload"),
+        }
+        for rule in ("open-involvements", "holds-cases")
+    },
+}
+
+
+def wanted_fields(mapping: SsdMapping, contract: Contract) -> dict[str, set[str]]:
+    """Per SSD object, the fields the mapping reads for the contract's tables (and those its
+    rules join on): the only ones a database read fetches."""
+    wanted: dict[str, set[str]] = {}
+    for tname, tmap in mapping.tables.items():
+        if tname not in contract.tables:
+            continue
+        own = wanted.setdefault(tmap.source, set())
+        for fmap in tmap.columns.values():
+            if isinstance(fmap.source, str):
+                own.add(fmap.source.lower())
+            for obj, fields in _RULE_FIELDS.get(fmap.derive or "", {}).items():
+                wanted.setdefault(obj, set()).update(fields)
+    return wanted
+
+
+def _gather_database(
+    connection: Any, schema: str | None, contract: Contract, mapping: SsdMapping
+) -> _Gathered:
+    """The SSD objects of the database's ``schema`` (tables or views named as the objects),
+    each read with only the fields the mapping uses (the others counted in SQL, never
+    fetched), and the local tables the SSD has no object for, by their contract names."""
+    from safeguard.ingest.sources import database
+
+    gathered = _Gathered()
+    wanted = wanted_fields(mapping, contract)
+    filled = {tname for tname, tmap in mapping.tables.items() if tname in contract.tables}
+    local_names = {
+        name: tname
+        for tname, table in contract.tables.items()
+        if tname not in filled
+        for name in (tname, Path(table.file).stem.lower())
+    }
+    prefix = f"{schema}." if schema else ""
+    for lowered, info in database.tables(connection, schema).items():
+        shown = f"{prefix}{info.name}"
+        if lowered in OBJECTS:
+            fields = [c for c in info.columns if c in wanted.get(lowered, set())]
+            others = [c for c in info.columns if c not in fields]
+            if not fields:
+                rows = database.count_values(connection, info, [], schema)[""]
+                gathered.export.not_loaded[lowered] = rows
+                continue
+            if others:
+                counted = database.count_values(connection, info, others, schema)
+                for name, count in counted.items():
+                    gathered.export.not_loaded[f"{lowered}.{name}"] = count
+            key = OBJECTS[lowered][0]
+            raw = database.read_table(
+                connection, info, fields, schema, key if key in fields else None
+            )
+            columns = {name: i for i, name in enumerate(fields)}
+            gathered.objects[lowered] = _Object(lowered, shown, raw, columns)
+        elif lowered in local_names:
+            tname = local_names[lowered]
+            if tname in gathered.local:
+                continue  # both the table's name and its file's stem: the first is read
+            everything = list(info.columns)
+            raw = database.read_table(connection, info, everything, schema, everything[0])
+            gathered.local[tname] = (shown, raw)
+            gathered.export.files[tname] = shown
+    return gathered
+
+
+def _beside(gathered: _Gathered, folder: _Gathered, label: str) -> _Gathered:
+    """The database's tables with a folder's local tables beside them: a folder's table wins
+    (``local-table-used``); an SSD object in the folder is not read (the database has them)."""
+    export = gathered.export
+    export.problems.extend(folder.export.problems)
+    for obj in folder.objects.values():
+        export.problems.append(
+            file_issue(
+                obj.file,
+                "unknown-file",
+                f"an SSD object ({obj.name}) beside --database: the SSD's objects are read from "
+                f"{label}, so this file is not loaded",
+                severity=Severity.WARNING,
+            )
+        )
+    for tname, (file, raw) in folder.local.items():
+        if tname in gathered.local:
+            export.problems.append(
+                file_issue(
+                    file,
+                    "local-table-used",
+                    f"{gathered.local[tname][0]} is in the database too: the {tname} rows come "
+                    f"from {file}, not from the database",
+                    severity=Severity.WARNING,
+                )
+            )
+        gathered.local[tname] = (file, raw)
+    export.files.update(folder.export.files)
+    return gathered
 
 
 def table_sha(tmap: SsdTable, own: str, shas: dict[str, str]) -> str:
@@ -751,7 +905,7 @@ def _contract_for_ssd(contract: Contract) -> Contract:
 
 
 def validate_export(
-    folder: Path,
+    folder: Path | None,
     month: Month,
     contract: Contract,
     pipelines: ConfigFolder,
@@ -759,18 +913,35 @@ def validate_export(
     encoding: str | None = None,
     max_quarantine: float = 0.01,
     store: StoreHeld | None = None,
+    database: Database | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[ExtractResult, dict[str, int]]:
     """An SSD export validated as the extract closing ``month``, and what was not loaded;
-    with ``store``, references the export lacks are looked up in what the store holds."""
+    with ``store``, references the export lacks are looked up in what the store holds.
+
+    The export is the folder's files or, with ``database``, the SSD's tables read from it
+    (the password from ``environ``), with the folder, if any, giving local tables beside."""
     mapping = load_ssd_mapping(pipelines)
-    export = read_export(folder, month, contract, mapping, encoding=encoding)
+    if database is None:
+        assert folder is not None, "an SSD export is a folder or a database"
+        gathered = _gather_folder(folder, contract, encoding)
+        extract = folder.name
+    else:
+        from safeguard.ingest.sources.database import connected
+
+        with connected(database, environ if environ is not None else {}) as connection:
+            gathered = _gather_database(connection, database.schema, contract, mapping)
+        if folder is not None:
+            gathered = _beside(gathered, _gather_folder(folder, contract, encoding), database.label)
+        extract = database.label
+    export = _mapped(gathered, month, contract, mapping)
     result = validate_read(
         export.raws,
         export.problems,
         export.files,
         month,
         _contract_for_ssd(contract),
-        extract=folder.name,
+        extract=extract,
         max_quarantine=max_quarantine,
         missing_tables=sorted(set(contract.tables) - set(export.files)),
         encoding=encoding,
