@@ -67,7 +67,14 @@ def _log_to_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the default log file (data/logs/safeguard.log) out of the working tree, and use
     DfE's published files from ../shared (when beside the checkout) as the reference data."""
     monkeypatch.setenv("SAFEGUARD_LOG_FILE", str(tmp_path / "logs" / "safeguard.log"))
-    for name in ("SAFEGUARD_PROJECT", "SAFEGUARD_PIPELINES", "SAFEGUARD_REFERENCE_URL"):
+    for name in (
+        "SAFEGUARD_PROJECT",
+        "SAFEGUARD_PIPELINES",
+        "SAFEGUARD_REFERENCE_URL",
+        "SAFEGUARD_DATABASE",
+        "SAFEGUARD_DATABASE_SCHEMA",
+        "SAFEGUARD_DATABASE_PASSWORD",
+    ):
         monkeypatch.delenv(name, raising=False)
     if (SHARED / "reference" / "dfe").is_dir():
         monkeypatch.setenv("SAFEGUARD_REFERENCE_DIR", str(SHARED / "reference" / "dfe"))

@@ -506,16 +506,16 @@ def _gather_database(
 ) -> _Gathered:
     """The SSD objects of the database's ``schema`` (tables or views named as the objects),
     each read with only the fields the mapping uses (the others counted in SQL, never
-    fetched), and the local tables the SSD has no object for, by their contract names."""
+    fetched), and local tables in the contract's form, named as its tables (``audits``,
+    ``workforce``, ...), read whole as a folder's local file is; other tables are not looked
+    at."""
     from safeguard.ingest.sources import database
 
     gathered = _Gathered()
     wanted = wanted_fields(mapping, contract)
-    filled = {tname for tname, tmap in mapping.tables.items() if tname in contract.tables}
     local_names = {
         name: tname
         for tname, table in contract.tables.items()
-        if tname not in filled
         for name in (tname, Path(table.file).stem.lower())
     }
     prefix = f"{schema}." if schema else ""

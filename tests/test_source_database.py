@@ -1,0 +1,421 @@
+"""``safeguard ingest --database URL``: the Standard Safeguarding Dataset read straight from the
+council's reporting database, through SQLAlchemy, into the same path a CSV export takes.
+
+The acceptance tests load the SSD export the SSD tests build from examples/mini/2015-10 into a
+database (SQLite here; a real PostgreSQL server, with the SSD's own column types, when
+``.ci/run`` has started one: SAFEGUARD_TEST_POSTGRES_URL) and check that ingesting from the
+database stores the same rows and gives the same figures as ingesting the export's files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from safeguard.cli import cli
+from safeguard.errors import ConfigError, DatabaseError
+from safeguard.indicators.catalogue import load_authority, load_catalogue
+from safeguard.indicators.engine import compute
+from safeguard.ingest.sources.database import PASSWORD_VARIABLE, Database, check_url
+from safeguard.ingest.stage import IngestOutcome, ingest
+from safeguard.schema import Contract
+from safeguard.store import Store
+from tests.conftest import PIPELINES
+from tests.test_source_ssd import EXAMPLES, FORENAME, OCT, SURNAME, to_ssd
+
+POSTGRES_URL = os.environ.get("SAFEGUARD_TEST_POSTGRES_URL")
+POSTGRES_PASSWORD = os.environ.get("SAFEGUARD_TEST_POSTGRES_PASSWORD", "")
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The SSD export of examples/mini/2015-10 (files), and the same records in contract form."""
+    root = tmp_path_factory.mktemp("ssd")
+    ssd_folder, contract_folder = root / "ssd" / "2015-10", root / "contract" / "2015-10"
+    to_ssd(EXAMPLES / "2015-10", ssd_folder, contract_folder)
+    return ssd_folder, contract_folder
+
+
+def _is_date(name: str) -> bool:
+    return name.endswith(("_date", "_dob", "_due"))
+
+
+def load_database(
+    engine: sa.Engine, folder: Path, *, typed: bool, schema: str | None = None
+) -> None:
+    """Every CSV of ``folder`` as a table of the same name. ``typed``: with the SSD's own
+    types (its dates are DATETIME; here TIMESTAMP) and the outcome dictionary as JSONB, as a
+    PostgreSQL deployment may hold it; else every column TEXT, as SQLite keeps values."""
+    with engine.begin() as connection:
+        for path in sorted(folder.glob("*.csv")):
+            frame = pl.read_csv(path, infer_schema=False)
+            ssd = path.stem.startswith("ssd_")
+            columns: list[sa.Column[Any]] = []
+            for name in frame.columns:
+                kind: Any = sa.Text
+                if typed and ssd and _is_date(name):
+                    kind = sa.DateTime
+                    text = pl.col(name).str.replace(r"\.\d+$", "")
+                    # a date the CSV gets wrong (31/06/2015) cannot be held: NULL, which the
+                    # validator quarantines as it quarantines the bad date (same rows stored)
+                    formats = [
+                        f"{day} {time}".strip().replace(" T", "T")
+                        for day in ("%Y-%m-%d", "%d/%m/%Y")
+                        for time in ("%H:%M:%S", "%H:%M", "T%H:%M:%S", "")
+                    ]
+                    frame = frame.with_columns(
+                        pl.coalesce(
+                            text.str.strptime(pl.Datetime, f, strict=False) for f in formats
+                        ).alias(name)
+                    )
+                elif typed and name == "cont_contact_outcome_json":
+                    kind = sa.dialects.postgresql.JSONB  # given as dictionaries, below
+                elif typed and name == "prof_full_time_equivalency":
+                    kind = sa.Float
+                    frame = frame.with_columns(pl.col(name).cast(pl.Float64))
+                columns.append(sa.Column(name, kind))
+            table = sa.Table(path.stem, sa.MetaData(), *columns, schema=schema)
+            table.create(connection)
+            rows = frame.to_dicts()
+            if typed:
+                for row in rows:
+                    if row.get("cont_contact_outcome_json") is not None:
+                        row["cont_contact_outcome_json"] = json.loads(
+                            row["cont_contact_outcome_json"]
+                        )
+            if rows:
+                connection.execute(table.insert(), rows)
+
+
+@pytest.fixture(scope="module")
+def sqlite_url(export: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("db") / "reporting.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    load_database(engine, export[0], typed=False)
+    engine.dispose()
+    return f"sqlite:///{path}"
+
+
+def _postgres_or_skip() -> str:
+    if POSTGRES_URL is None:
+        if os.environ.get("SAFEGUARD_REQUIRE_POSTGRES"):
+            pytest.fail("SAFEGUARD_REQUIRE_POSTGRES is set but SAFEGUARD_TEST_POSTGRES_URL is not")
+        pytest.skip(
+            'no PostgreSQL server: .ci/run starts one (eval "$(bash .ci/start-postgres)") '
+            "and sets SAFEGUARD_TEST_POSTGRES_URL"
+        )
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="module")
+def postgres_schema(export: tuple[Path, Path]) -> Iterator[str]:
+    """The SSD export in a schema of its own on the PostgreSQL server, with the SSD's types."""
+    url = sa.engine.make_url(_postgres_or_skip()).set(password=POSTGRES_PASSWORD)
+    engine = sa.create_engine(url)
+    schema = "ssd_mini"
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    load_database(engine, export[0], typed=True, schema=schema)
+    yield schema
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    engine.dispose()
+
+
+def _ingest(
+    processed: Path,
+    contract: Contract,
+    *,
+    folder: Path | None = None,
+    database: Database | None = None,
+    environ: dict[str, str] | None = None,
+) -> IngestOutcome:
+    outcome = ingest(
+        folder,
+        OCT,
+        contract,
+        processed,
+        pipelines=PIPELINES,
+        database=database,
+        environ=environ or {},
+    )
+    assert outcome.action == "written", outcome.report.issues.rows()
+    return outcome
+
+
+def _same_figures_and_rows(contract: Contract, a: Path, b: Path) -> None:
+    """The two stores hold the same rows of every table and give every indicator's same
+    value, numerator, denominator and status for October 2015's 24 months."""
+    left, right = Store(a), Store(b)
+    for table, spec in contract.tables.items():
+        one, other = left.scan(table), right.scan(table)
+        assert (one is None) == (other is None), table
+        if one is None or other is None:
+            continue
+        columns = list(spec.columns)
+        lf, rf = (x.collect().select(columns).sort(spec.id) for x in (one, other))
+        assert lf.equals(rf), table
+    catalogue, authority = load_catalogue(PIPELINES), load_authority(PIPELINES)
+    columns = ["indicator", "month", "value", "numerator", "denominator", "status"]
+    expected = compute(left, catalogue, authority, OCT).series.select(columns)
+    found = compute(right, catalogue, authority, OCT).series.select(columns)
+    assert expected.filter(pl.col("status") == "ok")["indicator"].n_unique() >= 20
+    assert expected.sort("indicator", "month").equals(found.sort("indicator", "month"))
+
+
+def test_sqlite_database_gives_what_the_export_files_give(
+    export: tuple[Path, Path], sqlite_url: str, contract: Contract, tmp_path: Path
+) -> None:
+    files = _ingest(tmp_path / "files", contract, folder=export[0])
+    base = _ingest(tmp_path / "db", contract, database=Database(sqlite_url))
+    _same_figures_and_rows(contract, tmp_path / "files", tmp_path / "db")
+    # the same rows quarantined, for the same reasons, in the same columns
+    keys = ["rule", "column", "value"]
+    assert (
+        files.report.issues.select(keys)
+        .sort(keys)
+        .equals(base.report.issues.filter(pl.col("rule") != "demo-project").select(keys).sort(keys))
+    )
+    assert base.report.quarantined == files.report.quarantined > 0
+    assert base.not_loaded == files.not_loaded
+
+
+def test_postgres_database_with_the_ssd_types_gives_the_same_figures(
+    export: tuple[Path, Path], postgres_schema: str, contract: Contract, tmp_path: Path
+) -> None:
+    assert POSTGRES_URL is not None
+    _ingest(tmp_path / "files", contract, folder=export[0])
+    outcome = _ingest(
+        tmp_path / "db",
+        contract,
+        database=Database(POSTGRES_URL, postgres_schema),
+        environ={PASSWORD_VARIABLE: POSTGRES_PASSWORD},
+    )
+    _same_figures_and_rows(contract, tmp_path / "files", tmp_path / "db")
+    # typed columns read back as the CSV's text: no date the server held is "invalid", and
+    # the JSONB outcome dictionaries were read (the one with no flag set is still caught)
+    rules = set(outcome.report.issues["rule"].to_list())
+    assert "invalid-date" not in rules
+    assert "ssd-outcome-json" in rules
+    assert (
+        outcome.report.extract == f"postgresql+psycopg://safeguard@{_host()}/ssd (schema ssd_mini)"
+    )
+
+
+def _host() -> str:
+    url = sa.engine.make_url(POSTGRES_URL or "")
+    return f"{url.host}:{url.port}"
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """Every SQL statement any engine sends while the test runs."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(sa.Engine, "before_cursor_execute", record)
+
+
+def test_names_are_counted_by_the_database_never_fetched(
+    sqlite_url: str, contract: Contract, tmp_path: Path, statements: list[str]
+) -> None:
+    outcome = _ingest(tmp_path / "db", contract, database=Database(sqlite_url))
+    people = 293  # rows of ssd_person in the mini export, each with a forename and surname
+    assert outcome.not_loaded["ssd_person.pers_surname"] == people
+    assert outcome.not_loaded["ssd_person.pers_forename"] == people
+    naming = [s for s in statements if "pers_surname" in s]
+    assert naming, "the surname was not even counted"
+    for statement in naming:  # only ever inside count(CASE WHEN trim(pers_surname) ...)
+        assert "count(CASE WHEN (trim(ssd_person.pers_surname)" in statement, statement
+    # read only: nothing but SELECTs (and SQLite's own catalogue PRAGMAs)
+    assert all(s.lstrip().upper().startswith(("SELECT", "PRAGMA")) for s in statements)
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "db").rglob("*") if p.is_file())
+    assert SURNAME.encode() not in stored and FORENAME.encode() not in stored
+
+
+def test_a_bad_value_is_named_by_table_row_column_and_rule(
+    export: tuple[Path, Path], sqlite_url: str, contract: Contract, tmp_path: Path
+) -> None:
+    outcome = _ingest(tmp_path / "db", contract, database=Database(sqlite_url))
+    bad = outcome.report.issues.filter(pl.col("rule") == "invalid-date").row(0, named=True)
+    assert (bad["file"], bad["column"], bad["value"]) == (
+        "ssd_cin_episodes",
+        "cine_referral_date",
+        "31/06/2015",
+    )
+    # its "line" is its position when the table is read in order of its id (first row 1)
+    episodes = pl.read_csv(export[0] / "ssd_cin_episodes.csv", infer_schema=False)
+    in_order = episodes.sort("cine_referral_id")["cine_referral_date"].to_list()
+    assert in_order[bad["line"] - 1] == "31/06/2015"
+
+
+def test_the_same_database_again_is_unchanged(
+    sqlite_url: str, contract: Contract, tmp_path: Path
+) -> None:
+    _ingest(tmp_path / "db", contract, database=Database(sqlite_url))
+    again = ingest(
+        None, OCT, contract, tmp_path / "db", pipelines=PIPELINES, database=Database(sqlite_url)
+    )
+    assert again.action == "unchanged"
+
+
+def test_local_tables_from_a_folder_beside_the_database(
+    export: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    """The database holds only the SSD's objects; the council's audits and complaints come
+    from a folder; an SSD object in that folder is not read (the database has them)."""
+    only_ssd = tmp_path / "only-ssd"
+    only_ssd.mkdir()
+    local = tmp_path / "local" / "2015-10"
+    local.mkdir(parents=True)
+    for path in export[0].glob("*.csv"):
+        place = only_ssd if path.stem.startswith("ssd_") else local
+        (place / path.name).write_bytes(path.read_bytes())
+    (local / "ssd_person.csv").write_bytes((export[0] / "ssd_person.csv").read_bytes())
+    url = f"sqlite:///{tmp_path / 'only-ssd.db'}"
+    load_database(sa.create_engine(url), only_ssd, typed=False)
+    outcome = _ingest(tmp_path / "db", contract, folder=local, database=Database(url))
+    _ingest(tmp_path / "files", contract, folder=export[0])
+    _same_figures_and_rows(contract, tmp_path / "files", tmp_path / "db")
+    unknown = outcome.report.issues.filter(pl.col("rule") == "unknown-file")
+    assert unknown["file"].to_list() == ["ssd_person.csv"]
+    assert "read from sqlite:///" in unknown["message"][0]
+
+
+# --- the URL, the password and the driver ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://reporting:s3cret@host/ssd",
+        "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BUID%3Dr%3BPWD%3Ds3cret",
+    ],
+)
+def test_a_password_in_the_url_is_refused_and_never_echoed(url: str, runner: CliRunner) -> None:
+    with pytest.raises(ConfigError, match=PASSWORD_VARIABLE):
+        check_url(url)
+    result = runner.invoke(
+        cli, ["--pipelines", str(PIPELINES), "ingest", "--database", url, "--month", "2015-10"]
+    )
+    assert result.exit_code == 2, result.output
+    assert PASSWORD_VARIABLE in result.output
+    assert "s3cret" not in result.output
+
+
+def test_a_password_in_the_settings_is_refused_and_never_echoed(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    pipelines = tmp_path / "pipelines"
+    shutil.copytree(PIPELINES, pipelines)
+    url = "postgresql+psycopg://reporting:s3cret@host/ssd"
+    (pipelines / "monthly.yaml").write_text(f"database: {url}\n")
+    for args, env in (
+        (["--pipelines", str(pipelines), "config", "show"], {}),
+        (["--pipelines", str(PIPELINES), "config", "show"], {"SAFEGUARD_DATABASE": url}),
+    ):
+        result = runner.invoke(cli, args, env=env)
+        assert result.exit_code == 2, result.output
+        assert "holds a password" in result.output and "s3cret" not in result.output
+
+
+def test_database_needs_a_month(runner: CliRunner, sqlite_url: str) -> None:
+    result = runner.invoke(cli, ["--pipelines", str(PIPELINES), "ingest", "--database", sqlite_url])
+    assert result.exit_code == 2
+    assert "--database needs --month YYYY-MM" in result.output
+
+
+def test_a_missing_driver_says_what_to_install(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "--pipelines",
+            str(PIPELINES),
+            "ingest",
+            "--database",
+            "oracle+oracledb://reporting@host/ssd",
+            "--month",
+            "2015-10",
+            "--processed-dir",
+            str(tmp_path / "store"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "the database driver is not installed" in result.output
+    assert "pip install oracledb" in result.output
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_database_that_cannot_be_opened_is_operational(runner: CliRunner, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}"
+    result = runner.invoke(
+        cli,
+        [
+            "--pipelines",
+            str(PIPELINES),
+            "ingest",
+            "--database",
+            url,
+            "--month",
+            "2015-10",
+            "--processed-dir",
+            str(tmp_path / "store"),
+        ],
+    )
+    assert result.exit_code == 74, result.output
+    assert "unable to open database file" in result.output
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_wrong_password_is_operational_and_never_echoed(
+    postgres_schema: str, contract: Contract, tmp_path: Path
+) -> None:
+    assert POSTGRES_URL is not None
+    with pytest.raises(DatabaseError) as raised:
+        ingest(
+            None,
+            OCT,
+            contract,
+            tmp_path / "store",
+            pipelines=PIPELINES,
+            database=Database(POSTGRES_URL, postgres_schema),
+            environ={PASSWORD_VARIABLE: "not-the-password-0451"},
+        )
+    assert "password authentication failed" in raised.value.message
+    assert "not-the-password-0451" not in raised.value.message
+    assert not (tmp_path / "store").exists()
+
+
+def test_cli_validate_and_ingest_from_the_database(
+    runner: CliRunner, sqlite_url: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    base = ["--pipelines", str(PIPELINES)]
+    checked = runner.invoke(
+        cli, [*base, "validate", "--database", sqlite_url, "--month", "2015-10"]
+    )
+    assert checked.exit_code == 0, checked.output
+    assert not store.exists()
+    loaded = runner.invoke(
+        cli,
+        [*base, "ingest", "--month", "2015-10", "--processed-dir", str(store)],
+        env={"SAFEGUARD_DATABASE": sqlite_url},  # the setting, as cron would give it
+    )
+    assert loaded.exit_code == 0, loaded.output
+    assert "Loaded 2015-10" in loaded.output
+    assert "ssd_person.pers_surname 293" in loaded.output
+    assert SURNAME not in loaded.output
+    assert Store(store).manifest().extracts["2015-10"].source == sqlite_url
