@@ -295,6 +295,106 @@ def test_local_tables_from_a_folder_beside_the_database(
     assert "read from sqlite:///" in unknown["message"][0]
 
 
+# --- as at the month's end ------------------------------------------------------------------
+
+
+def _a_week_later(export: Path, later: Path, *, contacts: int = 1) -> dict[str, str]:
+    """``export`` as the database holds it a week into November: ``contacts`` new contacts
+    dated November, an assessment open at the end of October authorised on 2 November, and a
+    plan open at the end of October ended on 10 November. Returns the ids changed."""
+    shutil.copytree(export, later)
+    frames = {
+        n: pl.read_csv(later / f"{n}.csv", infer_schema=False)
+        for n in ("ssd_contacts", "ssd_cin_assessments", "ssd_cp_plans")
+    }
+    contacts_frame = frames["ssd_contacts"]
+    first = contacts_frame.row(0, named=True)
+    new = pl.DataFrame(
+        [
+            {**first, "cont_contact_id": f"CNOV{i}", "cont_contact_date": f"2015-11-0{i + 1} 10:00"}
+            for i in range(contacts)
+        ]
+    )
+    frames["ssd_contacts"] = pl.concat([contacts_frame, new])
+    assessments = frames["ssd_cin_assessments"]
+    open_one = assessments.filter(
+        pl.col("cina_assessment_auth_date").is_null()
+        & (pl.col("cina_assessment_start_date") <= "2015-10-31")
+        & pl.col("cina_assessment_start_date").str.contains(r"^\d{4}-")
+    )["cina_assessment_id"][0]
+    frames["ssd_cin_assessments"] = assessments.with_columns(
+        pl.when(pl.col("cina_assessment_id") == open_one)
+        .then(pl.lit("2015-11-02"))
+        .otherwise(pl.col("cina_assessment_auth_date"))
+        .alias("cina_assessment_auth_date")
+    )
+    plans = frames["ssd_cp_plans"]
+    open_plan = plans.filter(pl.col("cppl_cp_plan_end_date").is_null())["cppl_cp_plan_id"][0]
+    frames["ssd_cp_plans"] = plans.with_columns(
+        pl.when(pl.col("cppl_cp_plan_id") == open_plan)
+        .then(pl.lit("2015-11-10"))
+        .otherwise(pl.col("cppl_cp_plan_end_date"))
+        .alias("cppl_cp_plan_end_date")
+    )
+    for name, frame in frames.items():
+        frame.write_csv(later / f"{name}.csv")
+    return {"assessment": open_one, "plan": open_plan}
+
+
+def test_a_database_read_after_the_month_gives_the_month_end_figures(
+    export: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    """Read a week into November as at 31 October, the database gives what the export taken
+    at the end of October gave: November's contact left out, the assessment authorised and the
+    plan ended in November still open at the end of October; each counted, none quarantined."""
+    changed = _a_week_later(export[0], tmp_path / "later", contacts=2)
+    url = f"sqlite:///{tmp_path / 'later.db'}"
+    load_database(sa.create_engine(url), tmp_path / "later", typed=False)
+    outcome = _ingest(tmp_path / "db", contract, database=Database(url))
+    _ingest(tmp_path / "files", contract, folder=export[0])
+    _same_figures_and_rows(contract, tmp_path / "files", tmp_path / "db")
+    assert outcome.not_loaded["ssd_contacts: rows starting after 2015-10-31"] == 2
+    blanked = ", blanked"
+    assert (
+        outcome.not_loaded[
+            f"ssd_cin_assessments.cina_assessment_auth_date: dates after 2015-10-31{blanked}"
+        ]
+        == 1
+    )
+    assert (
+        outcome.not_loaded[f"ssd_cp_plans.cppl_cp_plan_end_date: dates after 2015-10-31{blanked}"]
+        == 1
+    )
+    assert "after-extract-month" not in outcome.report.issues["rule"].to_list()
+    plans = Store(tmp_path / "db").scan("cp_plans")
+    assert plans is not None
+    ended = plans.filter(pl.col("cppl_cp_plan_id") == changed["plan"]).collect()
+    assert ended["cppl_cp_plan_end_date"].to_list() == [None]
+
+
+def test_rows_added_after_the_month_leave_its_extract_unchanged(
+    export: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'later.db'}"
+    _a_week_later(export[0], tmp_path / "later", contacts=1)
+    load_database(sa.create_engine(url), tmp_path / "later", typed=False)
+    _ingest(tmp_path / "db", contract, database=Database(url))
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:  # the next day: another November contact
+        connection.execute(
+            sa.text(
+                "INSERT INTO ssd_contacts (cont_contact_id, cont_person_id, cont_contact_date) "
+                "VALUES ('CNOV9', 'P000603', '2015-11-09 09:00')"
+            )
+        )
+    engine.dispose()
+    again = ingest(
+        None, OCT, contract, tmp_path / "db", pipelines=PIPELINES, database=Database(url)
+    )
+    assert again.action == "unchanged"
+    assert again.not_loaded["ssd_contacts: rows starting after 2015-10-31"] == 2
+
+
 # --- the URL, the password and the driver ----------------------------------------------------
 
 

@@ -129,11 +129,15 @@ class Table(StrictModel):
     # the columns that name the same record wherever it comes from (the child and the date it
     # started): a monthly extract's row supersedes a statutory return's row with the same key
     natural_key: tuple[str, ...] = ()
+    # the date a record comes into being: a database read as at a month's end leaves out the
+    # rows starting after it (None: every row is kept, as for the children and the workforce)
+    starts: str | None = None
 
     @model_validator(mode="after")
     def _names_exist(self) -> Table:
         names = set(self.columns)
         wanted = [self.id, *self.natural_key, *(c for t in self.together for c in t.columns)]
+        wanted += [self.starts] if self.starts is not None else []
         for order in self.date_order:
             wanted += [order.earlier, order.later]
         for across in self.date_order_across:
@@ -143,6 +147,11 @@ class Table(StrictModel):
             raise ValueError(f"names columns the table does not declare: {', '.join(missing)}")
         if not self.columns[self.id].required:
             raise ValueError(f"id column {self.id} must be required")
+        if self.starts is not None and self.columns[self.starts].type not in (
+            ColumnType.DATE,
+            ColumnType.DATETIME,
+        ):
+            raise ValueError(f"starts names {self.starts}, which is not a date")
         return self
 
 

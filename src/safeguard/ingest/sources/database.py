@@ -232,7 +232,8 @@ def read_table(
     frame = frame.select(_as_text(name, dtype) for name, dtype in frame.schema.items())
     frame = frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.UInt32).alias(LINE))
     header = [info.columns[name][0] for name in columns]
-    body = frame.drop(LINE).rename(dict(zip(frame.columns, header, strict=False)))
+    body = frame.drop(LINE)
+    body = body.rename(dict(zip(body.columns, header, strict=True)))
     sha = hashlib.sha256(f"{info.name}\n".encode() + body.write_csv().encode()).hexdigest()
     return RawCsv(header=header, frame=frame, sha256=sha, blank_lines=0)
 

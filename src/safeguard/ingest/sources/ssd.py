@@ -19,7 +19,7 @@ import csv
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -293,6 +293,7 @@ class _Gathered:
     objects: dict[str, _Object] = field(default_factory=dict)
     local: dict[str, tuple[str, RawCsv]] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)  # SSD object -> its refused file
+    from_database: set[str] = field(default_factory=set)  # the names of tables read from one
     export: SsdExport = field(default_factory=lambda: SsdExport(raws={}, files={}, problems=[]))
 
 
@@ -538,6 +539,7 @@ def _gather_database(
             )
             columns = {name: i for i, name in enumerate(fields)}
             gathered.objects[lowered] = _Object(lowered, shown, raw, columns)
+            gathered.from_database.add(shown)
         elif lowered in local_names:
             tname = local_names[lowered]
             if tname in gathered.local:
@@ -546,7 +548,59 @@ def _gather_database(
             raw = database.read_table(connection, info, everything, schema, everything[0])
             gathered.local[tname] = (shown, raw)
             gathered.export.files[tname] = shown
+            gathered.from_database.add(shown)
     return gathered
+
+
+def as_at_month_end(export: SsdExport, month: Month, contract: Contract, read: set[str]) -> None:
+    """The tables read from a database (files named in ``read``) as an extract taken at the
+    month's end would have held them: rows starting after it left out, and the other dates
+    after it blanked (the contract's ``starts``; future-dated and required columns stay). Each
+    is counted in ``export.not_loaded``; a date that cannot be read stays for the validator.
+    Each table's checksum is then that of the rows kept, so rows added after the month's end
+    leave the month's extract "unchanged"."""
+    end = month.last_day
+    after = f"after {end.isoformat()}"
+    for tname, (file, raw) in list(export.raws.items()):
+        if file not in read:
+            continue
+        table = contract.tables[tname]
+        position = {name: str(i) for i, name in enumerate(raw.header)}
+        dated = {
+            name: _iso(_as_contract_form(_text(pl.col(position[name])), ColumnType.DATE)) > end
+            for name, column in table.columns.items()
+            if name in position and column.type in (ColumnType.DATE, ColumnType.DATETIME)
+        }
+        starts_after = dated.get(table.starts or "", pl.lit(False)).fill_null(False)
+        blanked = [
+            name
+            for name, column in table.columns.items()
+            if name in dated
+            and name != table.starts
+            and not column.future_ok
+            and not column.required
+        ]
+        counts = raw.frame.select(
+            starts_after.sum().alias("rows"),
+            *((~starts_after & dated[name].fill_null(False)).sum().alias(name) for name in blanked),
+        ).row(0, named=True)
+        if counts["rows"]:
+            export.not_loaded[f"{file}: rows starting {after}"] = int(counts["rows"])
+        for name in blanked:
+            if counts[name]:
+                export.not_loaded[f"{file}.{name}: dates {after}, blanked"] = int(counts[name])
+        frame = raw.frame.filter(~starts_after).with_columns(
+            pl.when(dated[name].fill_null(False))
+            .then(None)
+            .otherwise(pl.col(position[name]))
+            .alias(position[name])
+            for name in blanked
+        )
+        # the checksum of what is kept: a day's new rows after the month leave it "unchanged"
+        body = frame.drop(LINE)
+        body = body.rename(dict(zip(body.columns, raw.header, strict=True)))
+        sha = hashlib.sha256(f"{tname}\n{body.write_csv()}".encode()).hexdigest()
+        export.raws[tname] = (file, replace(raw, frame=frame, sha256=sha))
 
 
 def _beside(gathered: _Gathered, folder: _Gathered, label: str) -> _Gathered:
@@ -935,6 +989,7 @@ def validate_export(
             gathered = _beside(gathered, _gather_folder(folder, contract, encoding), database.label)
         extract = database.label
     export = _mapped(gathered, month, contract, mapping)
+    as_at_month_end(export, month, contract, gathered.from_database)
     result = validate_read(
         export.raws,
         export.problems,
