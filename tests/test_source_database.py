@@ -519,3 +519,25 @@ def test_cli_validate_and_ingest_from_the_database(
     assert "ssd_person.pers_surname 293" in loaded.output
     assert SURNAME not in loaded.output
     assert Store(store).manifest().extracts["2015-10"].source == sqlite_url
+
+
+def test_run_reads_the_database_as_at_the_last_month_ended(sqlite_url: str, tmp_path: Path) -> None:
+    """The cron job with a database in monthly.yaml: on 4 November, `safeguard run` reads the
+    SSD as at 31 October and writes October's paper; the next morning the same database is
+    "unchanged" and only the paper is written again."""
+    from tests.test_run import pipelines_copy, settings
+
+    chosen = {**settings(tmp_path), "formats": ["data"], "database": sqlite_url}
+    pipelines = pipelines_copy(tmp_path, **chosen)
+    log = tmp_path / "runs.jsonl"
+    for today in ("2015-11-04", "2015-11-05"):
+        result = CliRunner().invoke(
+            cli, ["--pipelines", str(pipelines), "--today", today, "run", "--run-log", str(log)]
+        )
+        assert result.exit_code == 0, result.output
+    first, second = (json.loads(line) for line in log.read_text().splitlines())
+    assert first["month"] == second["month"] == "2015-10"
+    assert [(e["extract"], e["action"]) for e in first["ingested"]] == [("2015-10", "written")]
+    assert [(e["extract"], e["action"]) for e in second["ingested"]] == [("2015-10", "unchanged")]
+    assert (tmp_path / "reports" / "2015-10" / "data.csv").is_file()
+    assert SURNAME not in log.read_text()

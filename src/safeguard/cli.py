@@ -404,8 +404,10 @@ def _from_database(
 ) -> tuple[Any, Path | None, Month]:
     """With a database in the settings: the database, the folder of local tables beside it
     (PATH, or the raw folder of --month when there is one) and the month."""
-    from safeguard.ingest.sources.database import Database
+    from safeguard.ingest.sources.database import database_of
 
+    database = database_of(settings)
+    assert database is not None
     if format_name not in ("auto", "extract"):
         raise click.UsageError(
             "--database reads the SSD's tables as a monthly extract; a statutory return is a "
@@ -421,10 +423,9 @@ def _from_database(
                 "--database needs --month YYYY-MM: the month whose end the extract is read at"
             )
         folder = settings.raw_dir / str(month)
-        path = folder if folder.is_dir() else None
-        return Database(settings.database, settings.database_schema), path, month
+        return database, folder if folder.is_dir() else None, month
     folder, month = _resolve(path, month, settings.raw_dir)
-    return Database(settings.database, settings.database_schema), folder, month
+    return database, folder, month
 
 
 @cli.command()
@@ -1187,6 +1188,10 @@ def run(
     \b
     safeguard run                     # the latest month that has an extract
     safeguard run --month 2015-10 --strict
+
+    With a database in the settings (database: in pipelines/monthly.yaml), the month's
+    extract is the SSD read from it as at the month's end; without --month, the last month
+    ended by today.
     """
     import time
 
@@ -1210,6 +1215,7 @@ def run(
             started=datetime.now(UTC).isoformat(timespec="seconds"),
             elapsed=_stopwatch(time.perf_counter),
             today=_session(ctx).today,
+            environ=os.environ,  # a database's password (SAFEGUARD_DATABASE_PASSWORD)
         )
     if sys.stdout.isatty():
         echo(

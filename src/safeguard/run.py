@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,6 +19,7 @@ from safeguard.defaults import ConfigFolder
 from safeguard.errors import ConfigError, DataError
 from safeguard.indicators.catalogue import Catalogue
 from safeguard.ingest.csvfile import sha256_of
+from safeguard.ingest.sources.database import database_of
 from safeguard.ingest.stage import ingest
 from safeguard.periods import Month, after_today
 from safeguard.project import Project
@@ -82,6 +83,7 @@ def recorded_run(
     started: str,
     elapsed: Callable[[], float],
     today: date | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RunOutcome:
     """``run_month``, and its line in the run log whatever the outcome (then re-raised).
 
@@ -103,6 +105,7 @@ def recorded_run(
             outcome=outcome,
             progress=progress,
             today=today,
+            environ=environ,
         )
     except SafeguardError as exc:
         exit_code, error = int(exc.exit_code), exc.message
@@ -201,6 +204,13 @@ def narrowed(
     return contract, catalogue
 
 
+def _last_complete(today: date | None) -> Month:
+    """The month a database is read as at when none is given: the last one ended by today."""
+    if today is None:
+        raise ConfigError("with a database, give the month to read it as at (--month YYYY-MM)")
+    return Month(today.year, today.month).shift(-1)
+
+
 def run_month(
     project: Project,
     *,
@@ -209,8 +219,13 @@ def run_month(
     outcome: RunOutcome | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     today: date | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RunOutcome:
     """Ingest what is new, then compute and render ``month`` (default: the latest extract).
+
+    With a database in the settings, the month's extract is the SSD read from it as at the
+    month's end (default: the last month complete by ``today``), the password from
+    ``environ``, and the raw folder of that month, if any, holds local tables.
 
     ``outcome`` is filled as the run goes, so a caller can record how far a failed run got.
     A raw folder for a month after ``today`` (the caller's date) refuses the run before
@@ -225,8 +240,18 @@ def run_month(
     with store.locked():
         outcome.cleaned = store.clean_leftovers()
         outcome.cleaned += recover_month_folders(pipeline.reports_dir)
-        pending = pending_extracts(pipeline.raw_dir, store, contract, project.pipelines)
-        ahead = [str(folder.name) for m, folder in pending if after_today(m, today)]
+        database = database_of(pipeline)
+        if database is not None:  # the SSD as at the month's end; raw_dir holds local tables
+            month = month if month is not None else _last_complete(today)
+            local = pipeline.raw_dir / str(month)
+            pending: list[tuple[Month, Path | None]] = [(month, local if local.is_dir() else None)]
+        else:
+            pending = list(pending_extracts(pipeline.raw_dir, store, contract, project.pipelines))
+        ahead = [
+            str(folder.name)
+            for m, folder in pending
+            if folder is not None and after_today(m, today)
+        ]
         if ahead:
             assert today is not None
             raise DataError(
@@ -246,6 +271,9 @@ def run_month(
                 encoding=pipeline.encoding,
                 max_quarantine=pipeline.max_quarantine,
                 pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
+                today=today,
+                database=database,
+                environ=environ,
             )
             report = done.report
             outcome.ingested.append(
@@ -259,10 +287,11 @@ def run_month(
                 }
             )
             if done.action == "refused":
+                again = f"--month {extract_month}" if database is not None else str(folder)
                 raise DataError(
                     f"extract {extract_month} was refused ({report.count_file_errors()} "
                     f"file-level error(s), {report.issues.height} problem(s)); run "
-                    f"'safeguard validate {folder}' to see them. Nothing was written."
+                    f"'safeguard validate {again}' to see them. Nothing was written."
                 )
         extracts = store.manifest().extracts
         if month is None:

@@ -29,12 +29,15 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from safeguard.errors import ConfigError, DatabaseError
 from safeguard.ingest.csvfile import LINE, RawCsv
+
+if TYPE_CHECKING:
+    from safeguard.settings import Settings
 
 PASSWORD_VARIABLE = "SAFEGUARD_DATABASE_PASSWORD"
 UK_TIME = "Europe/London"
@@ -65,6 +68,13 @@ class Database:
         shown = parsed.set(password=None, query={})
         text = shown.render_as_string(hide_password=True)
         return f"{text} (schema {self.schema})" if self.schema else text
+
+
+def database_of(settings: Settings) -> Database | None:
+    """The database the settings name (``database``, ``database_schema``), if any."""
+    if settings.database is None:
+        return None
+    return Database(settings.database, settings.database_schema)
 
 
 def _parse(url: str) -> Any:
