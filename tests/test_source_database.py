@@ -508,6 +508,7 @@ def test_cli_validate_and_ingest_from_the_database(
         cli, [*base, "validate", "--database", sqlite_url, "--month", "2015-10"]
     )
     assert checked.exit_code == 0, checked.output
+    assert "ssd_person.pers_surname 293" in checked.output  # counted, as ingest counts it
     assert not store.exists()
     loaded = runner.invoke(
         cli,

@@ -476,49 +476,36 @@ def validate(
         database_schema=database_schema,
     )
     settings = project.settings
-    db = None
-    if settings.database is not None:
-        db, folder_or_none, month = _from_database(settings, path, month, format_name)
-        report = run_validate(
-            folder_or_none,
-            month,
-            project.contract,
-            encoding=settings.encoding,
-            max_quarantine=settings.max_quarantine,
-            authority=project.authority,
-            processed=settings.processed_dir,
-            pipelines=project.pipelines,
-            today=_session(ctx).today,
-            database=db,
-            environ=os.environ,
-        )
-        said = verdict(report, settings.strict, dry_run=True)
-        _finish(report, project.contract, settings.strict, said, report_json, report_csv)
-        return
-    if path is None:
-        raise click.UsageError("give an extract folder or file (or --database URL --month M)")
-    if format_name == "auto":
-        format_name = detect(path) or "extract"
-    if format_name != "extract":  # a statutory return: checked as ingest would, nothing written
-        month = _return_month(month, year)
-        _ingest_return(
-            project,
-            path,
-            format_name,
-            month,
-            None,
-            report_json,
-            report_csv,
-            today=_session(ctx).today,
-        )
-        return
-    if year is not None:
-        raise click.UsageError("--year is for a statutory return; a monthly extract has --month")
-    if path.is_file():
-        _, month = _resolve(path.parent, month, path.parent.parent)
-        folder = path
+    db = folder = None
+    if settings.database is not None:  # the SSD from the database; PATH holds local tables
+        db, folder, month = _from_database(settings, path, month, format_name)
     else:
-        folder, month = _resolve(path, month, path.parent)
+        if path is None:
+            raise click.UsageError("give an extract folder or file (or --database URL --month M)")
+        if format_name == "auto":
+            format_name = detect(path) or "extract"
+        if format_name != "extract":  # a statutory return: checked as ingest would, not written
+            _ingest_return(
+                project,
+                path,
+                format_name,
+                _return_month(month, year),
+                None,
+                report_json,
+                report_csv,
+                today=_session(ctx).today,
+            )
+            return
+        if year is not None:
+            raise click.UsageError(
+                "--year is for a statutory return; a monthly extract has --month"
+            )
+        if path.is_file():
+            _, month = _resolve(path.parent, month, path.parent.parent)
+            folder = path
+        else:
+            folder, month = _resolve(path, month, path.parent)
+    assert month is not None
     contract = project.contract
     report = run_validate(
         folder,
@@ -530,8 +517,10 @@ def validate(
         processed=settings.processed_dir,  # issue 14: references looked up in the store too
         pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
         today=_session(ctx).today,
+        database=db,
+        environ=os.environ,  # a database's password (SAFEGUARD_DATABASE_PASSWORD)
     )
-    said = verdict(report, settings.strict, dry_run=True)
+    said = verdict(report, settings.strict, dry_run=True) + _not_loaded(report)
     _finish(report, contract, settings.strict, said, report_json, report_csv)
 
 
@@ -646,10 +635,7 @@ def ingest(
         environ=os.environ,
     )
     said = verdict(outcome.report, settings.strict, dry_run=False, action=outcome.action)
-    if outcome.not_loaded:  # an SSD export: what the store holds no place for, counted
-        said += "\nNot loaded from the SSD export (values): " + ", ".join(
-            f"{part} {count:,}" for part, count in outcome.not_loaded.items()
-        )
+    said += _not_loaded(outcome.report)
     if (
         outcome.generation is not None
         and outcome.report.quarantined
@@ -658,6 +644,16 @@ def ingest(
         where = outcome.generation / "extracts" / str(month)
         said += f"\nQuarantined rows and the full report: {where}"
     _finish(outcome.report, project.contract, settings.strict, said, report_json, report_csv)
+
+
+def _not_loaded(report: Any) -> str:
+    """An SSD export's fields the store holds no place for, and what a database read as at the
+    month's end left out: counts, never values."""
+    if not report.not_loaded:
+        return ""
+    return "\nNot loaded from the SSD export (values): " + ", ".join(
+        f"{part} {count:,}" for part, count in report.not_loaded.items()
+    )
 
 
 def _return_month(month: Month | None, year: int | None) -> Month | None:

@@ -98,6 +98,9 @@ class ValidationReport:
     # equal to one is withheld on the terminal and pseudonymised in a keyed store, whatever
     # column it was found in (an id shifted into a date column)
     child_ids: pl.Series = field(default_factory=lambda: pl.Series("id", [], pl.String))
+    # an SSD export's fields and objects the store has no place for (names among them), and
+    # what a database read as at the month's end left out: counts only
+    not_loaded: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected(self) -> bool:
@@ -145,7 +148,7 @@ class ValidationReport:
             "checks_not_run": self.checks_not_run,
             "references_found_only_in_store": dict(sorted(self.found_in_store.items())),
             "tables": {name: asdict(outcome) for name, outcome in sorted(self.tables.items())},
-        }
+        } | ({"not_loaded": self.not_loaded} if self.not_loaded else {})
 
     def to_json(self, *, consulted: bool = False) -> str:
         """The report as JSON. ``consulted`` adds which store references were looked up in:

@@ -107,10 +107,11 @@ def validate(
     refuse_future(month, today, _what(folder, database))
     # issue 14: references the extract lacks are looked up in the store (ingest.held)
     held = store_held(processed, month, contract, key_from_environment()) if processed else None
-    result, _ = _validated(
+    result, not_loaded = _validated(
         folder, month, contract, encoding, max_quarantine, pipelines, held, database, environ
     )
     report = result.report
+    report.not_loaded = not_loaded
     _add_issues(report, demo_project_issues(folder, authority, database))
     _log_report("validate", report)
     return report
@@ -153,6 +154,7 @@ def ingest(
             folder, month, contract, encoding, max_quarantine, pipelines, held, database, environ
         )
         report = result.report
+        report.not_loaded = not_loaded
         _add_issues(report, demo_project_issues(folder, authority, database))
         _log_report("ingest", report)
         if not report.passes(strict=strict):
