@@ -80,6 +80,18 @@ def _log_to_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("SAFEGUARD_REFERENCE_DIR", str(SHARED / "reference" / "dfe"))
 
 
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """examples/mini/2015-10 as the SSD exports it, and the same records in the contract's form
+    without what the SSD cannot say (``tests/test_source_ssd.py``'s ``to_ssd``)."""
+    from tests.test_source_ssd import to_ssd
+
+    root = tmp_path_factory.mktemp("ssd")
+    ssd_folder, contract_folder = root / "ssd" / "2015-10", root / "contract" / "2015-10"
+    to_ssd(EXAMPLES / "2015-10", ssd_folder, contract_folder)
+    return ssd_folder, contract_folder
+
+
 def report(store: Path, reports: Path, *args: str) -> str:
     """``safeguard report --month 2015-10`` on ``store`` into ``reports``; its output (exit 0)."""
     result = CliRunner().invoke(

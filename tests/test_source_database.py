@@ -29,19 +29,10 @@ from safeguard.ingest.stage import IngestOutcome, ingest
 from safeguard.schema import Contract
 from safeguard.store import Store
 from tests.conftest import PIPELINES
-from tests.test_source_ssd import EXAMPLES, FORENAME, OCT, SURNAME, to_ssd
+from tests.test_source_ssd import FORENAME, OCT, SURNAME
 
 POSTGRES_URL = os.environ.get("SAFEGUARD_TEST_POSTGRES_URL")
 POSTGRES_PASSWORD = os.environ.get("SAFEGUARD_TEST_POSTGRES_PASSWORD", "")
-
-
-@pytest.fixture(scope="module")
-def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The SSD export of examples/mini/2015-10 (files), and the same records in contract form."""
-    root = tmp_path_factory.mktemp("ssd")
-    ssd_folder, contract_folder = root / "ssd" / "2015-10", root / "contract" / "2015-10"
-    to_ssd(EXAMPLES / "2015-10", ssd_folder, contract_folder)
-    return ssd_folder, contract_folder
 
 
 def _is_date(name: str) -> bool:
@@ -96,10 +87,10 @@ def load_database(
 
 
 @pytest.fixture(scope="module")
-def sqlite_url(export: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> str:
+def sqlite_url(converted: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("db") / "reporting.db"
     engine = sa.create_engine(f"sqlite:///{path}")
-    load_database(engine, export[0], typed=False)
+    load_database(engine, converted[0], typed=False)
     engine.dispose()
     return f"sqlite:///{path}"
 
@@ -116,7 +107,7 @@ def _postgres_or_skip() -> str:
 
 
 @pytest.fixture(scope="module")
-def postgres_schema(export: tuple[Path, Path]) -> Iterator[str]:
+def postgres_schema(converted: tuple[Path, Path]) -> Iterator[str]:
     """The SSD export in a schema of its own on the PostgreSQL server, with the SSD's types."""
     url = sa.engine.make_url(_postgres_or_skip()).set(password=POSTGRES_PASSWORD)
     engine = sa.create_engine(url)
@@ -124,7 +115,7 @@ def postgres_schema(export: tuple[Path, Path]) -> Iterator[str]:
     with engine.begin() as connection:
         connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    load_database(engine, export[0], typed=True, schema=schema)
+    load_database(engine, converted[0], typed=True, schema=schema)
     yield schema
     with engine.begin() as connection:
         connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -173,9 +164,9 @@ def _same_figures_and_rows(contract: Contract, a: Path, b: Path) -> None:
 
 
 def test_sqlite_database_gives_what_the_export_files_give(
-    export: tuple[Path, Path], sqlite_url: str, contract: Contract, tmp_path: Path
+    converted: tuple[Path, Path], sqlite_url: str, contract: Contract, tmp_path: Path
 ) -> None:
-    files = _ingest(tmp_path / "files", contract, folder=export[0])
+    files = _ingest(tmp_path / "files", contract, folder=converted[0])
     base = _ingest(tmp_path / "db", contract, database=Database(sqlite_url))
     _same_figures_and_rows(contract, tmp_path / "files", tmp_path / "db")
     # the same rows quarantined, for the same reasons, in the same columns
@@ -190,10 +181,10 @@ def test_sqlite_database_gives_what_the_export_files_give(
 
 
 def test_postgres_database_with_the_ssd_types_gives_the_same_figures(
-    export: tuple[Path, Path], postgres_schema: str, contract: Contract, tmp_path: Path
+    converted: tuple[Path, Path], postgres_schema: str, contract: Contract, tmp_path: Path
 ) -> None:
     assert POSTGRES_URL is not None
-    _ingest(tmp_path / "files", contract, folder=export[0])
+    _ingest(tmp_path / "files", contract, folder=converted[0])
     outcome = _ingest(
         tmp_path / "db",
         contract,
@@ -247,7 +238,7 @@ def test_names_are_counted_by_the_database_never_fetched(
 
 
 def test_a_bad_value_is_named_by_table_row_column_and_rule(
-    export: tuple[Path, Path], sqlite_url: str, contract: Contract, tmp_path: Path
+    converted: tuple[Path, Path], sqlite_url: str, contract: Contract, tmp_path: Path
 ) -> None:
     outcome = _ingest(tmp_path / "db", contract, database=Database(sqlite_url))
     bad = outcome.report.issues.filter(pl.col("rule") == "invalid-date").row(0, named=True)
@@ -257,7 +248,7 @@ def test_a_bad_value_is_named_by_table_row_column_and_rule(
         "31/06/2015",
     )
     # its "line" is its position when the table is read in order of its id (first row 1)
-    episodes = pl.read_csv(export[0] / "ssd_cin_episodes.csv", infer_schema=False)
+    episodes = pl.read_csv(converted[0] / "ssd_cin_episodes.csv", infer_schema=False)
     in_order = episodes.sort("cine_referral_id")["cine_referral_date"].to_list()
     assert in_order[bad["line"] - 1] == "31/06/2015"
 
@@ -273,7 +264,7 @@ def test_the_same_database_again_is_unchanged(
 
 
 def test_local_tables_from_a_folder_beside_the_database(
-    export: tuple[Path, Path], contract: Contract, tmp_path: Path
+    converted: tuple[Path, Path], contract: Contract, tmp_path: Path
 ) -> None:
     """The database holds only the SSD's objects; the council's audits and complaints come
     from a folder; an SSD object in that folder is not read (the database has them)."""
@@ -281,14 +272,14 @@ def test_local_tables_from_a_folder_beside_the_database(
     only_ssd.mkdir()
     local = tmp_path / "local" / "2015-10"
     local.mkdir(parents=True)
-    for path in export[0].glob("*.csv"):
+    for path in converted[0].glob("*.csv"):
         place = only_ssd if path.stem.startswith("ssd_") else local
         (place / path.name).write_bytes(path.read_bytes())
-    (local / "ssd_person.csv").write_bytes((export[0] / "ssd_person.csv").read_bytes())
+    (local / "ssd_person.csv").write_bytes((converted[0] / "ssd_person.csv").read_bytes())
     url = f"sqlite:///{tmp_path / 'only-ssd.db'}"
     load_database(sa.create_engine(url), only_ssd, typed=False)
     outcome = _ingest(tmp_path / "db", contract, folder=local, database=Database(url))
-    _ingest(tmp_path / "files", contract, folder=export[0])
+    _ingest(tmp_path / "files", contract, folder=converted[0])
     _same_figures_and_rows(contract, tmp_path / "files", tmp_path / "db")
     unknown = outcome.report.issues.filter(pl.col("rule") == "unknown-file")
     assert unknown["file"].to_list() == ["ssd_person.csv"]
@@ -342,16 +333,16 @@ def _a_week_later(export: Path, later: Path, *, contacts: int = 1) -> dict[str, 
 
 
 def test_a_database_read_after_the_month_gives_the_month_end_figures(
-    export: tuple[Path, Path], contract: Contract, tmp_path: Path
+    converted: tuple[Path, Path], contract: Contract, tmp_path: Path
 ) -> None:
     """Read a week into November as at 31 October, the database gives what the export taken
     at the end of October gave: November's contact left out, the assessment authorised and the
     plan ended in November still open at the end of October; each counted, none quarantined."""
-    changed = _a_week_later(export[0], tmp_path / "later", contacts=2)
+    changed = _a_week_later(converted[0], tmp_path / "later", contacts=2)
     url = f"sqlite:///{tmp_path / 'later.db'}"
     load_database(sa.create_engine(url), tmp_path / "later", typed=False)
     outcome = _ingest(tmp_path / "db", contract, database=Database(url))
-    _ingest(tmp_path / "files", contract, folder=export[0])
+    _ingest(tmp_path / "files", contract, folder=converted[0])
     _same_figures_and_rows(contract, tmp_path / "files", tmp_path / "db")
     assert outcome.not_loaded["ssd_contacts: rows starting after 2015-10-31"] == 2
     blanked = ", blanked"
@@ -373,10 +364,10 @@ def test_a_database_read_after_the_month_gives_the_month_end_figures(
 
 
 def test_rows_added_after_the_month_leave_its_extract_unchanged(
-    export: tuple[Path, Path], contract: Contract, tmp_path: Path
+    converted: tuple[Path, Path], contract: Contract, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'later.db'}"
-    _a_week_later(export[0], tmp_path / "later", contacts=1)
+    _a_week_later(converted[0], tmp_path / "later", contacts=1)
     load_database(sa.create_engine(url), tmp_path / "later", typed=False)
     _ingest(tmp_path / "db", contract, database=Database(url))
     engine = sa.create_engine(url)
@@ -438,43 +429,27 @@ def test_database_needs_a_month(runner: CliRunner, sqlite_url: str) -> None:
     assert "--database needs --month YYYY-MM" in result.output
 
 
-def test_a_missing_driver_says_what_to_install(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(
+def _ingest_from(url: str, store: Path) -> Any:
+    return CliRunner().invoke(
         cli,
         [
-            "--pipelines",
-            str(PIPELINES),
-            "ingest",
-            "--database",
-            "oracle+oracledb://reporting@host/ssd",
-            "--month",
-            "2015-10",
-            "--processed-dir",
-            str(tmp_path / "store"),
+            *("--pipelines", str(PIPELINES), "ingest", "--database", url),
+            *("--month", "2015-10", "--processed-dir", str(store)),
         ],
     )
+
+
+def test_a_missing_driver_says_what_to_install(tmp_path: Path) -> None:
+    result = _ingest_from("oracle+oracledb://reporting@host/ssd", tmp_path / "store")
     assert result.exit_code == 2, result.output
     assert "the database driver is not installed" in result.output
     assert "pip install oracledb" in result.output
     assert not (tmp_path / "store").exists()
 
 
-def test_a_database_that_cannot_be_opened_is_operational(runner: CliRunner, tmp_path: Path) -> None:
+def test_a_database_that_cannot_be_opened_is_operational(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}"
-    result = runner.invoke(
-        cli,
-        [
-            "--pipelines",
-            str(PIPELINES),
-            "ingest",
-            "--database",
-            url,
-            "--month",
-            "2015-10",
-            "--processed-dir",
-            str(tmp_path / "store"),
-        ],
-    )
+    result = _ingest_from(url, tmp_path / "store")
     assert result.exit_code == 74, result.output
     assert "unable to open database file" in result.output
     assert not (tmp_path / "store").exists()

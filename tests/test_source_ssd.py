@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from safeguard.indicators.catalogue import load_authority, load_catalogue
 from safeguard.indicators.engine import compute
@@ -229,14 +228,6 @@ def to_ssd(source: Path, ssd_folder: Path, contract_folder: Path) -> None:
     for name in LOCAL:
         if name in tables:
             tables[name].write_csv(ssd_folder / f"{name}.csv")
-
-
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("ssd")
-    ssd_folder, contract_folder = root / "ssd" / "2015-10", root / "contract" / "2015-10"
-    to_ssd(EXAMPLES / "2015-10", ssd_folder, contract_folder)
-    return ssd_folder, contract_folder
 
 
 def _ingest(folder: Path, contract: Contract, processed: Path) -> Store:
