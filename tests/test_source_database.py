@@ -517,3 +517,43 @@ def test_run_reads_the_database_as_at_the_last_month_ended(sqlite_url: str, tmp_
     assert [(e["extract"], e["action"]) for e in second["ingested"]] == [("2015-10", "unchanged")]
     assert (tmp_path / "reports" / "2015-10" / "data.csv").is_file()
     assert SURNAME not in log.read_text()
+
+
+@pytest.mark.parametrize("source", ["files", "database"])
+def test_an_empty_table_loads_with_a_warning_and_an_empty_person_table_is_refused(
+    source: str, converted: tuple[Path, Path], contract: Contract, tmp_path: Path
+) -> None:
+    """As for a header-only file of a CSV extract (issue 14 item 7): an SSD object or local
+    table with no rows loads empty with ``no-rows``; no children at all is ``header-only``."""
+
+    def check(emptied: str) -> IngestOutcome:
+        folder = tmp_path / emptied / "2015-10"
+        shutil.copytree(converted[0], folder)
+        header = (folder / f"{emptied}.csv").read_text().splitlines()[0]
+        (folder / f"{emptied}.csv").write_text(header + "\n")
+        database = None
+        if source == "database":
+            url = f"sqlite:///{tmp_path / emptied}.db"
+            load_database(sa.create_engine(url), folder, typed=False)
+            database, folder = Database(url), None
+        return ingest(
+            folder,
+            OCT,
+            contract,
+            tmp_path / emptied / "store",
+            pipelines=PIPELINES,
+            database=database,
+        )
+
+    quiet = check("ssd_cp_visits")
+    assert quiet.action == "written"
+    warned = quiet.report.issues.filter(pl.col("rule") == "no-rows")
+    assert (
+        warned["file"].to_list() == ["ssd_cp_visits"]
+        if source == "database"
+        else ["ssd_cp_visits.csv"]
+    )
+    nobody = check("ssd_person")
+    assert nobody.action == "refused"
+    refused = nobody.report.issues.filter(pl.col("rule") == "header-only")
+    assert refused.height == 1 and "no children" in refused["message"][0]

@@ -1043,10 +1043,18 @@ def validate_read(
     """Validate tables already read, each as (the file named in the report, its rows with a
     header of contract columns or their aliases): an SSD export mapped to the contract beside
     its local tables. ``files`` also names tables whose file could not be read (refused);
-    ``store``, what the store already holds, for references the export lacks."""
+    ``store``, what the store already holds, for references the export lacks. A table with no
+    rows is taken as a header-only file is (``validate_extract``)."""
     readable: dict[str, tuple[str, RawCsv, dict[str, int]]] = {}
     problems = list(problems)
     for name, (file, raw) in raws.items():
+        if raw.frame.is_empty():  # as a header-only file: refused for person, else a warning
+            if _holds_children(contract.tables[name]):
+                problems.append(
+                    _refusal(file, FileProblem(HEADER_ONLY, "has a header but no rows"))
+                )
+                continue
+            problems.append(_no_rows(name, file, month, store))
         _admit(name, file, raw, contract, problems, readable)
     return _validate(
         readable,

@@ -200,7 +200,7 @@ def _typed_fetch(type_: Any) -> bool:
     )
 
 
-def _table(connection: Any, info: TableInfo, schema: str | None) -> Any:
+def _table(info: TableInfo, schema: str | None) -> Any:
     import sqlalchemy as sa
 
     return sa.table(
@@ -222,7 +222,7 @@ def read_table(
     import sqlalchemy as sa
 
     text_only = connection.dialect.name == "sqlite"
-    source = _table(connection, info, schema)
+    source = _table(info, schema)
     selected = []
     for position, name in enumerate(columns):
         spelt, type_ = info.columns[name]
@@ -233,10 +233,8 @@ def read_table(
     query = sa.select(*selected)
     if order_by is not None:
         query = query.order_by(source.c[info.columns[order_by][0]])
-    try:
+    try:  # a server's error (DBAPIError) goes up to connected(), which names the database
         frame = pl.read_database(query, connection, infer_schema_length=None)
-    except sa.exc.DBAPIError:
-        raise  # the connection's context names the database
     except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
         raise DatabaseError(f"{info.name}: its rows could not be read ({exc})") from None
     frame = frame.select(_as_text(name, dtype) for name, dtype in frame.schema.items())
@@ -271,7 +269,7 @@ def count_values(
     never fetched); with no columns, the table's rows under the key ``""``."""
     import sqlalchemy as sa
 
-    source = _table(connection, info, schema)
+    source = _table(info, schema)
     if not columns:
         return {
             "": int(connection.execute(sa.select(sa.func.count()).select_from(source)).scalar())

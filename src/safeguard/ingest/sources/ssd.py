@@ -313,7 +313,7 @@ def read_export(
 def _gather_folder(folder: Path, contract: Contract, encoding: str | None) -> _Gathered:
     gathered = _Gathered()
     export, objects = gathered.export, gathered.objects
-    unreadable, local = gathered.unreadable, gathered.local
+    local = gathered.local
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name.lower() in contract.skipped_files:
             continue
@@ -347,20 +347,11 @@ def _gather_folder(folder: Path, contract: Contract, encoding: str | None) -> _G
         try:
             raw = read_csv_file(path, encoding)
         except FileProblem as problem:
-            export.problems.append(
-                file_issue(
-                    path.name,
-                    problem.rule,
-                    f"{path.name} {problem.message}",
-                    line=problem.line,
-                    value=problem.value,
-                )
-            )
-            if obj is None and table is not None:
-                export.files[table] = path.name
-            elif obj is not None:
-                unreadable[obj] = path.name
-            continue
+            if problem.raw is not None:  # a header and no rows: judged after mapping
+                raw = problem.raw
+            else:
+                _refuse_file(path.name, problem, obj, table, gathered)
+                continue
         if obj is None:
             assert table is not None
             local[table] = (path.name, raw)
@@ -380,6 +371,22 @@ def _gather_folder(folder: Path, contract: Contract, encoding: str | None) -> _G
         objects[obj] = _Object(obj, path.name, raw, columns)
 
     return gathered
+
+
+def _refuse_file(
+    name: str, problem: FileProblem, obj: str | None, table: str | None, gathered: _Gathered
+) -> None:
+    """A file that cannot be read at all: its file-level error, and the table it would have
+    given named as refused (not missing)."""
+    gathered.export.problems.append(
+        file_issue(
+            name, problem.rule, f"{name} {problem.message}", line=problem.line, value=problem.value
+        )
+    )
+    if obj is None and table is not None:
+        gathered.export.files[table] = name
+    elif obj is not None:
+        gathered.unreadable[obj] = name
 
 
 def _mapped(
