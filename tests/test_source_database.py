@@ -548,11 +548,8 @@ def test_an_empty_table_loads_with_a_warning_and_an_empty_person_table_is_refuse
     quiet = check("ssd_cp_visits")
     assert quiet.action == "written"
     warned = quiet.report.issues.filter(pl.col("rule") == "no-rows")
-    assert (
-        warned["file"].to_list() == ["ssd_cp_visits"]
-        if source == "database"
-        else ["ssd_cp_visits.csv"]
-    )
+    expected = "ssd_cp_visits" if source == "database" else "ssd_cp_visits.csv"
+    assert warned["file"].to_list() == [expected]
     nobody = check("ssd_person")
     assert nobody.action == "refused"
     refused = nobody.report.issues.filter(pl.col("rule") == "header-only")
