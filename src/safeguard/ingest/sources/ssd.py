@@ -578,7 +578,12 @@ def as_at_month_end(export: SsdExport, month: Month, contract: Contract, read: s
             for name, column in table.columns.items()
             if name in position and column.type in (ColumnType.DATE, ColumnType.DATETIME)
         }
-        starts_after = dated.get(table.starts or "", pl.lit(False)).fill_null(False)
+        starts = table.starts if table.starts in dated else None
+        # a column, not a bare literal, for tables without ``starts``: every row is kept
+        marked = raw.frame.with_columns(
+            (dated[starts].fill_null(False) if starts else pl.lit(False)).alias("__after")
+        )
+        starts_after = pl.col("__after")
         blanked = [
             name
             for name, column in table.columns.items()
@@ -587,7 +592,7 @@ def as_at_month_end(export: SsdExport, month: Month, contract: Contract, read: s
             and not column.future_ok
             and not column.required
         ]
-        counts = raw.frame.select(
+        counts = marked.select(
             starts_after.sum().alias("rows"),
             *((~starts_after & dated[name].fill_null(False)).sum().alias(name) for name in blanked),
         ).row(0, named=True)
@@ -596,12 +601,16 @@ def as_at_month_end(export: SsdExport, month: Month, contract: Contract, read: s
         for name in blanked:
             if counts[name]:
                 export.not_loaded[f"{file}.{name}: dates {after}, blanked"] = int(counts[name])
-        frame = raw.frame.filter(~starts_after).with_columns(
-            pl.when(dated[name].fill_null(False))
-            .then(None)
-            .otherwise(pl.col(position[name]))
-            .alias(position[name])
-            for name in blanked
+        frame = (
+            marked.filter(~starts_after)
+            .drop("__after")
+            .with_columns(
+                pl.when(dated[name].fill_null(False))
+                .then(None)
+                .otherwise(pl.col(position[name]))
+                .alias(position[name])
+                for name in blanked
+            )
         )
         # the checksum of what is kept: a day's new rows after the month leave it "unchanged"
         body = frame.drop(LINE)
