@@ -298,6 +298,13 @@ def test_a_same_name_reload_is_refused_without_replace_and_says_what_goes_with_i
             "2019-reviews": REVIEWS_2019 + "D,01/01/2013,01/09/2018,PN1\n",
         },
     )
+    # validate, which writes nothing, says so first (a warning: exit 0)
+    checked = runner.invoke(cli, ["validate", str(second), "--processed-dir", str(store)])
+    assert checked.exit_code == 0, checked.output
+    said = " ".join(checked.output.split())
+    assert "replace-needed" in said and "will refuse this year unless given --replace" in said
+    unrelated = runner.invoke(cli, ["validate", str(first), "--processed-dir", str(store)])
+    assert "replace-needed" not in unrelated.output  # the same files: nothing to replace
     code, out = ingest(runner, store, str(second))
     assert code == ExitCode.USAGE
     said = " ".join(out.split())

@@ -494,6 +494,7 @@ def validate(
                 report_json,
                 report_csv,
                 today=_session(ctx).today,
+                consult=settings.processed_dir,  # says when ingest would need --replace
             )
             return
         if year is not None:
@@ -679,10 +680,12 @@ def _ingest_return(
     *,
     replace: bool = False,
     today: date | None = None,
+    consult: Path | None = None,
 ) -> None:
     """Load (or, with no ``processed_dir``, only check) each collection year of a return;
     exit 1 when any year is, or would be, refused. A year the store holds under the same name
-    is replaced only with ``replace``, saying what goes (exit 2 without it, nothing written)."""
+    is replaced only with ``replace``, saying what goes (exit 2 without it, nothing written).
+    Checking only, ``consult`` is the store a year is compared with (``replace-needed``)."""
     from safeguard.console import console, show_returns
     from safeguard.ingest.stage import ingest_return
 
@@ -700,6 +703,7 @@ def _ingest_return(
         authority=project.authority,
         replace_held=replace,
         today=today,
+        consult=consult,
     )
     for one in done:  # what a --replace took out of the store: counts per table, no ids
         if one.replaced:

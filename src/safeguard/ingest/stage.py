@@ -327,6 +327,7 @@ def ingest_return(
     authority: Authority | None = None,
     replace_held: bool = False,
     today: date | None = None,
+    consult: Path | None = None,
 ) -> list[ReturnOutcome]:
     """Read a statutory return and validate each collection year in it as an extract; each
     that passes is merged into the store at ``processed``, keyed by its name (``cin-2022``).
@@ -334,7 +335,11 @@ def ingest_return(
 
     With ``authority`` (the project's) the report warns when the return names another LA
     (rule ``other-authority``): the CIN census's header ``<LEA>``; SSDA903 and Annex A carry
-    no LA code."""
+    no LA code.
+
+    Checking only (``processed`` None), ``consult`` is the store to compare with: a year it
+    holds from other files gets a ``replace-needed`` warning, since ingest would refuse it
+    without --replace."""
     mapping = load_mapping(pipelines, format_name)
     try:
         converted = read_return(path, mapping, month=month)
@@ -357,6 +362,11 @@ def ingest_return(
     if going and not replace_held:
         # nothing is written when any year would replace what the store holds unasked
         raise ReplaceRefused(going)
+    if processed is None and consult is not None and Store(consult).generation is not None:
+        for one, result in checked:  # what ingest would refuse, said by validate
+            held = _replacing(consult, [(one, result)], strict).get(one.label)
+            if held:
+                _add_issues(result.report, [_replace_needed(one, held)])
     done = []
     for one, result in checked:
         report = result.report
@@ -392,6 +402,17 @@ def ingest_return(
             )
         )
     return done
+
+
+def _replace_needed(one: Converted, held: dict[str, FileEntry]) -> dict[str, Any]:
+    tables = ", ".join(f"{t} ({e.loaded:,} rows from {e.file})" for t, e in held.items())
+    return file_issue(
+        one.label,
+        "replace-needed",
+        f"{one.label} is already in the store with other files: {tables}. `safeguard ingest` "
+        "will refuse this year unless given --replace (which replaces those tables)",
+        severity=Severity.WARNING,
+    )
 
 
 def _replacing(
