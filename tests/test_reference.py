@@ -620,6 +620,16 @@ def test_herefordshire_cp_rate_and_the_neighbours_in_force() -> None:
 def test_the_legend_claims_published_figures_only_when_there_are_some() -> None:
     held = [{"dfe_year": None, "dfe_note": None}, {"dfe_year": "2016", "dfe_note": None}]
     assert _comparators_legend(held) == COMPARATORS_LEGEND
+    # the statistical neighbour model in force is named (issue 13)
+    model = f"May 2025 model ({SN_2025})"
+    held[1]["dfe_sn_model"] = model
+    assert _comparators_legend(held) == (
+        f"{COMPARATORS_LEGEND[:-1]}; the statistical neighbours are DfE's {model}."
+    )
+    held[1]["dfe_sn_model"] = "listed in authority.yaml"
+    assert _comparators_legend(held).endswith(
+        "the statistical neighbours are those listed in pipelines/authority.yaml."
+    )
     none_held = [{"dfe_year": None, "dfe_note": NOT_HELD}, {"dfe_year": None, "dfe_note": None}]
     assert _comparators_legend(none_held) == NOT_HELD
     too_early = [{"dfe_year": None, "dfe_note": "nothing published by 2012-10"}]

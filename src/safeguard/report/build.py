@@ -157,13 +157,31 @@ COMPARATORS_LEGEND = (
 
 def _comparators_legend(rows: list[dict[str, Any]]) -> str:
     """The scorecard key's sentence on comparators: the claim of "latest published figures"
-    only when some row has one; otherwise why there are none (a command to fix it)."""
+    only when some row has one, with the statistical neighbour model they use (issue 13: the
+    model in force was not printed); otherwise why there are none (a command to fix it)."""
 
     if any(row.get("dfe_year") for row in rows):
-        return COMPARATORS_LEGEND
+        models = sorted({row["dfe_sn_model"] for row in rows if row.get("dfe_sn_model")})
+        if not models:
+            return COMPARATORS_LEGEND
+        return f"{COMPARATORS_LEGEND[:-1]}; the statistical neighbours are {_model(models)}."
     if any("safeguard reference update" in (row.get("dfe_note") or "") for row in rows):
         return NOT_HELD
     return "No published DfE comparator is available for these figures."
+
+
+def _model(models: list[str]) -> str:
+    """Which statistical neighbours the comparators use, as the legend names them: DfE's
+    model and its file, the authority's own list, or the file or source it names."""
+
+    def named(model: str) -> str:
+        if model.split(" (")[0].endswith(("model", "groupings")):
+            return f"DfE's {model}"
+        if model == "listed in authority.yaml":
+            return "those listed in pipelines/authority.yaml"
+        return f"those of {model}"
+
+    return " and ".join(named(m) for m in models)
 
 
 _GAP_NOTE = "not shown: a small number, withheld"  # the alt text's words for a withheld point
