@@ -216,3 +216,31 @@ def test_a_returns_records_replaced_by_a_monthly_extract_are_counted(
         ("cin-2016", "children's details", "1"),
         ("cin-2016", "referrals", "1"),
     )
+
+
+def test_restatements_compare_with_what_last_months_paper_printed(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """September's paper is written before October's extract arrives; afterwards September's
+    indicators are computed again (they now hold October's correction). October's paper still
+    restates against what September's paper printed: NFA 0.0% then, 6.7% now (the test above),
+    not against the recomputation, which would show nothing changed."""
+    root = tmp_path / "processed"
+    run("ingest", str(EXAMPLES / "2015-09"), "--processed-dir", str(root))
+    run(
+        "report",
+        "--month",
+        "2015-09",
+        "--processed-dir",
+        str(root),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--format",
+        "data",
+    )
+    run("ingest", str(EXAMPLES / "2015-10"), "--processed-dir", str(root))
+    run("indicators", "--month", "2015-09", "--processed-dir", str(root))
+    restated = tables(root, catalogue, "public")["Figures in last month's paper"]
+    assert [(r[0], r[1], r[2], r[3]) for r in restated.rows] == [
+        ("Referrals with no further action", "Sep 2015", "0.0%", "6.7%")
+    ]

@@ -28,6 +28,10 @@ from safeguard.private import DIR_MODE, FILE_MODE
 from safeguard.store import Store, recover_month_folders, swap_folder
 
 OUTPUT = "indicators"
+# the series as the month's latest paper printed it (report/stage.py): kept when the month's
+# indicators are computed again, so the next paper's restatements compare with what members
+# read, not with a later recomputation
+PUBLISHED = "published-series.parquet"
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def write_indicators(
 ) -> Written:
     """Compute every indicator to ``month`` and replace ``processed/indicators/<month>/``
     atomically (parquet and CSV of the series, the team breakdown, the catalogue's
-    breakdowns and the scorecard)."""
+    breakdowns and the scorecard; the series a paper printed, ``PUBLISHED``, carried over)."""
     store = Store(processed)
     with store.locked():
         generation = store.generation
@@ -103,9 +107,11 @@ def write_indicators(
                 "indicators": len(catalogue.indicators),
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            final = root / str(month)
+            if (final / PUBLISHED).is_file():  # a paper's figures outlive a recomputation
+                shutil.copy2(final / PUBLISHED, tmp / PUBLISHED)
             for path in tmp.iterdir():
                 os.chmod(path, FILE_MODE)
-            final = root / str(month)
             swap_folder(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -149,3 +155,12 @@ def explain(
         .collect()
     )
     return Explanation(records, row["status"], row["reason"] or "", row["value"])
+
+
+def publish_series(written: Written) -> None:
+    """Keep the series the month's paper printed (``PUBLISHED``), replaced atomically: what
+    the next month's paper restates its figures against."""
+    tmp = written.folder / f".tmp-{PUBLISHED}"
+    shutil.copy2(written.folder / "series.parquet", tmp)
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, written.folder / PUBLISHED)

@@ -22,7 +22,7 @@ import polars as pl
 from safeguard.calendar import WorkingCalendar
 from safeguard.indicators.catalogue import Catalogue
 from safeguard.indicators.rules import RULES, Context, NotAvailable
-from safeguard.indicators.stage import OUTPUT, Written
+from safeguard.indicators.stage import OUTPUT, PUBLISHED, Written
 from safeguard.periods import Month
 from safeguard.report.commentary import fmt
 from safeguard.report.model import Table
@@ -295,16 +295,20 @@ def restatements(
     series: pl.DataFrame,
     month: Month,
 ) -> Table:
-    """(3) Last month's paper's figures that have changed since: then (the indicator series
-    kept for last month), now (this computation, same month), why (the tables its rule reads
-    that later extracts revised or added to)."""
+    """(3) Last month's paper's figures that have changed since: then (the series that paper
+    printed, ``PUBLISHED``; without one, the series last computed for that month), now (this
+    computation, same month), why (the tables its rule reads that later extracts revised or
+    added to)."""
     previous = month.shift(-1)
     header = ("Indicator", "Month", "Then", "Now", "Why")
     caption = (
         f"Figures in last month's paper ({_label(previous)}) that have changed since, for the "
         f"{RESTATED_MONTHS} months to {_label(previous)}"
     )
-    kept = processed / OUTPUT / str(previous) / "series.parquet"
+    folder = processed / OUTPUT / str(previous)
+    # as last month's paper printed them; else as they were last computed for that month
+    published = folder / PUBLISHED
+    kept = published if published.is_file() else folder / "series.parquet"
     if not kept.is_file():
         text = f"The {_label(previous)} paper's figures are not held, so changes cannot be shown"
         return Table(caption, header, ((text, "", "", "", ""),))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from safeguard.errors import ConfigError
 from safeguard.indicators.catalogue import Authority, Catalogue
-from safeguard.indicators.stage import write_indicators
+from safeguard.indicators.stage import publish_series, write_indicators
 from safeguard.periods import Month
 from safeguard.private import DIR_MODE, FILE_MODE, private_folder
 from safeguard.report.build import build_model
@@ -104,6 +104,7 @@ def write_report(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        publish_series(written)  # what next month's paper restates against
     return final
 
 
