@@ -172,19 +172,22 @@ class TableInfo:
     columns: dict[str, tuple[str, Any]]
 
 
-def tables(connection: Any, schema: str | None) -> dict[str, TableInfo]:
-    """Every table and view of ``schema``, by lower-cased name."""
+def tables(connection: Any, schema: str | None, wanted: set[str]) -> dict[str, TableInfo]:
+    """The tables and views of ``schema`` whose lower-cased names are ``wanted``, by that
+    name; only their columns are looked up (a reporting schema may hold thousands of others)."""
     import sqlalchemy as sa
 
     inspector = sa.inspect(connection)
     names = [*inspector.get_table_names(schema=schema), *inspector.get_view_names(schema=schema)]
     found: dict[str, TableInfo] = {}
     for name in sorted(names):
+        if name.lower() not in wanted or name.lower() in found:
+            continue
         columns = {
             str(c["name"]).lower(): (str(c["name"]), c["type"])
             for c in inspector.get_columns(name, schema=schema)
         }
-        found.setdefault(name.lower(), TableInfo(name, columns))
+        found[name.lower()] = TableInfo(name, columns)
     return found
 
 

@@ -527,7 +527,7 @@ def _gather_database(
         for name in (tname, Path(table.file).stem.lower())
     }
     prefix = f"{schema}." if schema else ""
-    for lowered, info in database.tables(connection, schema).items():
+    for lowered, info in database.tables(connection, schema, {*OBJECTS, *local_names}).items():
         shown = f"{prefix}{info.name}"
         if lowered in OBJECTS:
             fields = [c for c in info.columns if c in wanted.get(lowered, set())]
