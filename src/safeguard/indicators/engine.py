@@ -37,6 +37,9 @@ class Computed:
     series: pl.DataFrame
     by_team: pl.DataFrame
     breakdowns: pl.DataFrame = field(default_factory=empty_breakdowns)
+    # with ``keep_records``: each indicator's rule output, one row per record and month
+    # (what ``explain`` lists); empty otherwise, so a paper's run does not hold them all
+    records: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 def month_list(month: Month, count: int) -> list[date]:
@@ -138,8 +141,11 @@ def compute(
     authority: Authority,
     month: Month,
     only: list[str] | None = None,
+    *,
+    keep_records: bool = False,
 ) -> Computed:
-    """Every indicator (or those named in ``only``) for ``catalogue.months`` months to ``month``."""
+    """Every indicator (or those named in ``only``) for ``catalogue.months`` months to
+    ``month``; with ``keep_records``, the records behind each figure too."""
     months = month_list(month, catalogue.months)
     cal = calendar_for_months(months, authority)
     manifest = store.manifest()  # read once for every rule
@@ -231,7 +237,12 @@ def compute(
 
     if only is not None:
         catalogue = catalogue.narrowed(only)
-    return Computed(series, by_team, breakdowns(catalogue, collected, state_of, month))
+    return Computed(
+        series,
+        by_team,
+        breakdowns(catalogue, collected, state_of, month),
+        collected if keep_records else {},
+    )
 
 
 SERIES_SCHEMA: dict[str, pl.DataType] = {

@@ -16,12 +16,8 @@ from safeguard.indicators.catalogue import Authority, Catalogue
 from safeguard.indicators.engine import (
     NOT_AVAILABLE,
     Computed,
-    calendar_for_months,
     compute,
-    context_for,
-    month_list,
 )
-from safeguard.indicators.rules import RULES
 from safeguard.indicators.scorecard import scorecard
 from safeguard.periods import Month
 from safeguard.private import DIR_MODE, FILE_MODE
@@ -136,23 +132,16 @@ def explain(
 ) -> Explanation:
     """The records behind one indicator's figure for one month, with why each counts, and the
     figure with its status exactly as ``indicators`` and the paper have it."""
-    spec = catalogue.indicators[indicator]
-    months = month_list(month, catalogue.months)
-    store = Store(processed)
-    series = compute(store, catalogue, authority, month, only=[indicator]).series
-    row = series.filter(pl.col("month") == month.first_day).row(0, named=True)
-    empty = pl.DataFrame(schema={"month": pl.Date, "record": pl.String})
-    if row["status"] == NOT_AVAILABLE:
+    computed = compute(
+        Store(processed), catalogue, authority, month, [indicator], keep_records=True
+    )
+    row = computed.series.filter(pl.col("month") == month.first_day).row(0, named=True)
+    frame = computed.records.get(indicator)
+    if row["status"] == NOT_AVAILABLE or frame is None:
+        empty = pl.DataFrame(schema={"month": pl.Date, "record": pl.String})
         return Explanation(empty, row["status"], row["reason"], None)
-    ctx = context_for(store, spec, months, calendar_for_months(months, authority))
-    frame = RULES[spec.rule](ctx)
-    first = month.first_day
-    records = (
-        frame.filter(pl.col("month") == first)
-        .sort(
-            ["numerator", "denominator", "record"], descending=[True, True, False], nulls_last=True
-        )
-        .collect()
+    records = frame.filter(pl.col("month") == month.first_day).sort(
+        ["numerator", "denominator", "record"], descending=[True, True, False], nulls_last=True
     )
     return Explanation(records, row["status"], row["reason"] or "", row["value"])
 
