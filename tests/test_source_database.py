@@ -32,6 +32,7 @@ from tests.conftest import PIPELINES
 from tests.test_source_ssd import FORENAME, OCT, SURNAME
 
 POSTGRES_URL = os.environ.get("SAFEGUARD_TEST_POSTGRES_URL")
+STAFF_NAME = "Ottoline Quibblesworth"  # made up: must never be fetched
 POSTGRES_PASSWORD = os.environ.get("SAFEGUARD_TEST_POSTGRES_PASSWORD", "")
 
 
@@ -93,6 +94,9 @@ def sqlite_url(converted: tuple[Path, Path], tmp_path_factory: pytest.TempPathFa
     load_database(engine, converted[0], typed=False)
     with engine.begin() as connection:  # the case system's own tables share the schema
         connection.execute(sa.text("CREATE TABLE cms_client_names (surname TEXT)"))
+        # and a local table may carry more than the contract's columns: a name, say
+        connection.execute(sa.text("ALTER TABLE workforce ADD COLUMN staff_name TEXT"))
+        connection.execute(sa.text(f"UPDATE workforce SET staff_name = '{STAFF_NAME}'"))
     engine.dispose()
     return f"sqlite:///{path}"
 
@@ -171,14 +175,18 @@ def test_sqlite_database_gives_what_the_export_files_give(
     files = _ingest(tmp_path / "files", contract, folder=converted[0])
     base = _ingest(tmp_path / "db", contract, database=Database(sqlite_url))
     _same_figures_and_rows(contract, tmp_path / "files", tmp_path / "db")
-    # the same rows quarantined, for the same reasons, in the same columns
+    # the same rows quarantined, for the same reasons, in the same columns; workforce.csv's
+    # prof_notes, not the contract's, is an unknown-column warning from the file and, from
+    # the database, counted as not loaded without being fetched
     keys = ["rule", "column", "value"]
-    assert (
-        files.report.issues.select(keys)
-        .sort(keys)
-        .equals(base.report.issues.filter(pl.col("rule") != "demo-project").select(keys).sort(keys))
-    )
+    other = pl.col("rule").is_in(["demo-project", "unknown-column"])
+    assert files.report.issues.filter(other)["column"].to_list() == ["prof_notes"]
+    left = files.report.issues.filter(~other).select(keys).sort(keys)
+    assert left.equals(base.report.issues.filter(~other).select(keys).sort(keys))
+    assert base.not_loaded.pop("workforce.prof_notes") == 0  # present, blank in every row
     assert base.report.quarantined == files.report.quarantined > 0
+    staff = base.not_loaded.pop("workforce.staff_name")  # only the database's table has it
+    assert staff == 117  # workers in the mini workforce table, each named
     assert base.not_loaded == files.not_loaded
 
 
@@ -233,12 +241,16 @@ def test_names_are_counted_by_the_database_never_fetched(
     assert naming, "the surname was not even counted"
     for statement in naming:  # only ever inside count(CASE WHEN trim(pers_surname) ...)
         assert "count(CASE WHEN (trim(ssd_person.pers_surname)" in statement, statement
+    # a local table's column the contract does not have is counted, never fetched
+    assert outcome.not_loaded["workforce.staff_name"] == 117
+    assert all("count(CASE" in s for s in statements if "staff_name" in s)
     # another table of the schema is never looked at, not even its columns
     assert not [s for s in statements if "cms_client_names" in s]
     # read only: nothing but SELECTs (and SQLite's own catalogue PRAGMAs)
     assert all(s.lstrip().upper().startswith(("SELECT", "PRAGMA")) for s in statements)
     stored = b"".join(p.read_bytes() for p in (tmp_path / "db").rglob("*") if p.is_file())
     assert SURNAME.encode() not in stored and FORENAME.encode() not in stored
+    assert STAFF_NAME.encode() not in stored
 
 
 def test_a_bad_value_is_named_by_table_row_column_and_rule(

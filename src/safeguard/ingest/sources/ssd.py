@@ -515,8 +515,8 @@ def _gather_database(
     """The SSD objects of the database's ``schema`` (tables or views named as the objects),
     each read with only the fields the mapping uses (the others counted in SQL, never
     fetched), and local tables in the contract's form, named as its tables (``audits``,
-    ``workforce``, ...), read whole as a folder's local file is; other tables are not looked
-    at."""
+    ``workforce``, ...), their contract columns read (others counted, as an SSD object's);
+    other tables are not looked at."""
     from safeguard.ingest.sources import database
 
     gathered = _Gathered()
@@ -551,8 +551,18 @@ def _gather_database(
             tname = local_names[lowered]
             if tname in gathered.local:
                 continue  # both the table's name and its file's stem: the first is read
-            everything = list(info.columns)
-            raw = database.read_table(connection, info, everything, schema, everything[0])
+            # the contract's columns (or their aliases) only; any other is counted, not fetched
+            table = contract.tables[tname]
+            known = {c.lower() for c in table.columns} | {
+                a.strip().lower() for c in table.columns.values() for a in c.aliases
+            }
+            fields = [c for c in info.columns if c in known] or list(info.columns)
+            others = [c for c in info.columns if c not in fields]
+            if others:
+                counted = database.count_values(connection, info, others, schema)
+                for name, count in counted.items():
+                    gathered.export.not_loaded[f"{lowered}.{name}"] = count
+            raw = database.read_table(connection, info, fields, schema, fields[0])
             gathered.local[tname] = (shown, raw)
             gathered.export.files[tname] = shown
             gathered.from_database.add(shown)
