@@ -240,7 +240,7 @@ def test_names_are_counted_by_the_database_never_fetched(
     naming = [s for s in statements if "pers_surname" in s]
     assert naming, "the surname was not even counted"
     for statement in naming:  # only ever inside count(CASE WHEN trim(pers_surname) ...)
-        assert "count(CASE WHEN (trim(ssd_person.pers_surname)" in statement, statement
+        assert "count(CASE WHEN (ltrim(rtrim(ssd_person.pers_surname))" in statement, statement
     # a local table's column the contract does not have is counted, never fetched
     assert outcome.not_loaded["workforce.staff_name"] == 117
     assert all("count(CASE" in s for s in statements if "staff_name" in s)
@@ -570,3 +570,58 @@ def test_an_empty_table_loads_with_a_warning_and_an_empty_person_table_is_refuse
     assert nobody.action == "refused"
     refused = nobody.report.issues.filter(pl.col("rule") == "header-only")
     assert refused.height == 1 and "no children" in refused["message"][0]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "cast", "count"),
+    [
+        # SQL Server: text kept Unicode and whole (NVARCHAR(max)); LTRIM/RTRIM for servers
+        # before 2017, which have no TRIM
+        (
+            "mssql",
+            "CAST(ssd_development.ssd_contacts.cont_contact_outcome_json AS NVARCHAR(max))",
+            "count(CASE WHEN (ltrim(rtrim(ssd_development.ssd_contacts.cont_contact_source_desc)) ",
+        ),
+        (
+            "oracle",
+            "CAST(ssd_development.ssd_contacts.cont_contact_outcome_json AS VARCHAR2(4000 CHAR))",
+            "count(CASE WHEN (ltrim(rtrim(ssd_development.ssd_contacts.cont_contact_source_desc))",
+        ),
+    ],
+)
+def test_the_statements_compile_for_sql_server_and_oracle(
+    dialect: str, cast: str, count: str
+) -> None:
+    """No server of either here: the SELECTs are compiled by SQLAlchemy's own dialects, as
+    the drivers would send them (typed columns fetched as they are; a JSON or other exotic
+    column cast to text by the server)."""
+    from sqlalchemy.dialects import mssql, oracle
+
+    from safeguard.ingest.sources.database import TableInfo, count_query, read_query
+
+    info = TableInfo(
+        "ssd_contacts",
+        {
+            "cont_contact_id": ("cont_contact_id", sa.Unicode(48)),
+            "cont_contact_date": ("cont_contact_date", sa.DateTime()),
+            "cont_contact_outcome_json": ("cont_contact_outcome_json", sa.JSON()),
+            "cont_contact_source_desc": ("cont_contact_source_desc", sa.Unicode(255)),
+        },
+    )
+    engine = {"mssql": mssql.dialect(), "oracle": oracle.dialect()}[dialect]
+    read = str(
+        read_query(
+            info,
+            ["cont_contact_id", "cont_contact_date", "cont_contact_outcome_json"],
+            "ssd_development",
+            "cont_contact_id",
+            dialect,
+        ).compile(dialect=engine)
+    )
+    assert cast in read
+    assert "CAST(" not in read.replace(cast, "")  # the id and the date come typed
+    assert "ORDER BY" in read and read.rstrip().endswith("cont_contact_id")
+    counted = str(
+        count_query(info, ["cont_contact_source_desc"], "ssd_development").compile(dialect=engine)
+    )
+    assert count in counted

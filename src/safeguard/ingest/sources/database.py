@@ -211,6 +211,28 @@ def _table(info: TableInfo, schema: str | None) -> Any:
     )
 
 
+def read_query(
+    info: TableInfo, columns: list[str], schema: str | None, order_by: str | None, dialect: str
+) -> Any:
+    """The SELECT ``read_table`` sends: each column labelled by its position, fetched typed
+    when its type is one ``_as_text`` writes, else cast to text by the database (every column
+    on SQLite); ordered by ``order_by``."""
+    import sqlalchemy as sa
+
+    source = _table(info, schema)
+    selected = []
+    for position, name in enumerate(columns):
+        spelt, type_ = info.columns[name]
+        column = source.c[spelt]
+        if dialect == "sqlite" or not _typed_fetch(type_):
+            column = sa.cast(column, sa.Unicode())  # NVARCHAR(max) on SQL Server
+        selected.append(column.label(str(position)))
+    query = sa.select(*selected)
+    if order_by is not None:
+        query = query.order_by(source.c[info.columns[order_by][0]])
+    return query
+
+
 def read_table(
     connection: Any,
     info: TableInfo,
@@ -220,22 +242,8 @@ def read_table(
 ) -> RawCsv:
     """The ``columns`` (lower-cased names of ``info``) of every row, as text, in order of
     ``order_by``: a ``RawCsv`` whose header is the columns' names as the database spells them
-    and whose ``_line`` is the row's position (1 for the first). The checksum is that of the
-    rows as CSV, so an unchanged table is "unchanged" whatever its physical order."""
-    import sqlalchemy as sa
-
-    text_only = connection.dialect.name == "sqlite"
-    source = _table(info, schema)
-    selected = []
-    for position, name in enumerate(columns):
-        spelt, type_ = info.columns[name]
-        column = source.c[spelt]
-        if text_only or not _typed_fetch(type_):
-            column = sa.cast(column, sa.String)
-        selected.append(column.label(str(position)))
-    query = sa.select(*selected)
-    if order_by is not None:
-        query = query.order_by(source.c[info.columns[order_by][0]])
+    and whose ``_line`` is the row's position (1 for the first)."""
+    query = read_query(info, columns, schema, order_by, connection.dialect.name)
     try:  # a server's error (DBAPIError) goes up to connected(), which names the database
         frame = pl.read_database(query, connection, infer_schema_length=None)
     except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
@@ -265,27 +273,33 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     return column.cast(pl.String)
 
 
-def count_values(
-    connection: Any, info: TableInfo, columns: list[str], schema: str | None
-) -> dict[str, int]:
-    """Per lower-cased column, its non-blank values, counted by the database (the values are
-    never fetched); with no columns, the table's rows under the key ``""``."""
+def count_query(info: TableInfo, columns: list[str], schema: str | None) -> Any:
+    """The SELECT ``count_values`` sends: per column its non-blank values (text trimmed with
+    LTRIM/RTRIM, which every server has; TRIM is SQL Server 2017's), or the rows."""
     import sqlalchemy as sa
 
     source = _table(info, schema)
     if not columns:
-        return {
-            "": int(connection.execute(sa.select(sa.func.count()).select_from(source)).scalar())
-        }
+        return sa.select(sa.func.count()).select_from(source)
     counts = []
     for name in columns:
         spelt, type_ = info.columns[name]
         column = source.c[spelt]
         affinity = getattr(type_, "_type_affinity", None)
         if affinity is not None and issubclass(affinity, sa.String):
-            present = sa.func.count(sa.case((sa.func.trim(column) != "", 1)))
+            trimmed = sa.func.ltrim(sa.func.rtrim(column))
+            counts.append(sa.func.count(sa.case((trimmed != "", 1))))
         else:
-            present = sa.func.count(column)
-        counts.append(present)
-    row = connection.execute(sa.select(*counts).select_from(source)).one()
+            counts.append(sa.func.count(column))
+    return sa.select(*counts).select_from(source)
+
+
+def count_values(
+    connection: Any, info: TableInfo, columns: list[str], schema: str | None
+) -> dict[str, int]:
+    """Per lower-cased column, its non-blank values, counted by the database (the values are
+    never fetched); with no columns, the table's rows under the key ``""``."""
+    row = connection.execute(count_query(info, columns, schema)).one()
+    if not columns:
+        return {"": int(row[0])}
     return {name: int(value) for name, value in zip(columns, row, strict=True)}
