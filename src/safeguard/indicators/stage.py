@@ -147,9 +147,19 @@ def explain(
 
 
 def publish_series(written: Written) -> None:
-    """Keep the series the month's paper printed (``PUBLISHED``), replaced atomically: what
-    the next month's paper restates its figures against."""
-    tmp = written.folder / f".tmp-{PUBLISHED}"
-    shutil.copy2(written.folder / "series.parquet", tmp)
-    os.chmod(tmp, FILE_MODE)
-    os.replace(tmp, written.folder / PUBLISHED)
+    """Keep the series the month's paper printed (``PUBLISHED``) beside the month's other
+    outputs: what the next month's paper restates its figures against. The month folder is
+    replaced whole (``swap_folder``), never changed in place: a kill leaves it as computed,
+    whose series is the same figures, or as published."""
+    final = written.folder
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        for path in final.iterdir():
+            shutil.copy2(path, tmp / path.name)
+        shutil.copy2(final / "series.parquet", tmp / PUBLISHED)
+        for path in tmp.iterdir():
+            os.chmod(path, FILE_MODE)
+        swap_folder(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
