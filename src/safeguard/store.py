@@ -649,21 +649,31 @@ def _advance_sorted(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """``_advance`` for a store without returns: the old current view and the newest extract,
     each sorted by id and holding an id once, no blank one (``_ids_once``; the current view by
-    construction, an extract because a repeated id is quarantined), merged in id order, so an
-    id both hold is on two adjacent rows. The newest row of such a pair supersedes the old
-    one; the two rows' content hashes (the same as ``_advance`` compares) say whether it was
-    revised. The current view out is the merge without the superseded rows: sorted by id, as
-    the rebuild sorts it."""
+    construction, an extract because a repeated id is quarantined).
+
+    Their ids and content hashes (the hashes ``_advance`` compares) are merged in id order, so
+    an id both hold is on two adjacent rows: the newest row of such a pair supersedes the old
+    one, and the two hashes say whether it was revised. The current view out is the old rows
+    not superseded merged with the newest rows, in id order: sorted by id, as the rebuild
+    sorts it. Only the ids and hashes are merged to find the pairs; the whole rows once.
+    """
     id_column = table.id
-    content = pl.all().exclude(EXTRACT, "_line", "__new")
+    content = pl.all().exclude(EXTRACT, "_line")
     ids = pl.col(id_column)
     with_previous = (ids == ids.shift(1)).fill_null(False)
     with_next = (ids == ids.shift(-1)).fill_null(False)
-    both = (
-        current.lazy()
-        .with_columns(pl.lit(False).alias("__new"))
-        .merge_sorted(newest.lazy().with_columns(pl.lit(True).alias("__new")), key=id_column)
-        .with_columns(pl.struct(content).hash(seed=0).alias("__hash"))
+
+    def keys(frame: pl.DataFrame, new: bool) -> pl.LazyFrame:
+        return frame.lazy().select(
+            ids,
+            pl.col(EXTRACT),
+            pl.struct(content).hash(seed=0).alias("__hash"),
+            pl.lit(new).alias("__new"),
+        )
+
+    pairs = (
+        keys(current, False)
+        .merge_sorted(keys(newest, True), key=id_column)
         .with_columns(
             (with_previous | with_next).alias("__paired"),
             pl.when(with_previous)
@@ -673,23 +683,27 @@ def _advance_sorted(
             .alias("__other_hash"),
         )
     )
-    fresh = both.filter("__new")
-    stats = fresh.select(
+    stats = pairs.filter("__new").select(
         pl.col(EXTRACT).first(),
         (~pl.col("__paired")).sum().alias("new"),
         (pl.col("__other_hash") != pl.col("__hash")).sum().alias("revised"),
         (pl.col("__other_hash") == pl.col("__hash")).sum().alias("unchanged"),
         pl.lit(0, pl.UInt32).alias("superseded_by_newer"),
     )
+    old = pairs.filter(~pl.col("__new"))  # the current view's rows, in its order
     superseded = (
-        both.filter(~pl.col("__new") & pl.col("__paired"))
+        old.filter("__paired")
         .select(pl.col(EXTRACT).alias("__old_extract"))
         .group_by("__old_extract")
         .len()
         .sort("__old_extract")
     )
-    merged = both.filter(pl.col("__new") | ~pl.col("__paired")).select(current.columns)
-    frame, stats_frame, superseded_frame = pl.collect_all([merged, stats, superseded])
+    stats_frame, superseded_frame, kept = pl.collect_all(
+        [stats, superseded, old.select(~pl.col("__paired"))]
+    )
+    frame = (
+        current.filter(kept.to_series()).lazy().merge_sorted(newest.lazy(), key=id_column).collect()
+    )
     return frame, stats_frame, superseded_frame
 
 
