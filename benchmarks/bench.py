@@ -446,7 +446,13 @@ def chart(results: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
 
 
-def write_up(results: list[dict[str, Any]], info: dict[str, Any], command: str) -> str:
+def write_up(
+    results: list[dict[str, Any]],
+    info: dict[str, Any],
+    command: str,
+    baseline: list[dict[str, Any]] | None = None,
+    baseline_label: str = "",
+) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -545,8 +551,47 @@ def write_up(results: list[dict[str, Any]], info: dict[str, Any], command: str) 
                 f"| {r['scale']:g} | {b['read']:.2f} s | {b['checks']:.2f} s | "
                 f"{b['store']:.2f} s | {bare} |"
             )
+    if baseline:
+        lines += before_after(baseline, results, baseline_label)
     lines += ["", "![time against scale](benchmarks/scaling.svg)", ""]
+    notes = ROOT / "benchmarks" / "notes.md"
+    if notes.is_file():
+        lines += ["", notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines) + "\n"
+
+
+def before_after(
+    baseline: list[dict[str, Any]], results: list[dict[str, Any]], label: str
+) -> list[str]:
+    """The figures issue 16 is about, from an earlier run (``--baseline``) and this one, each
+    ratio against the references measured in its own run."""
+    lines = [
+        "",
+        f"Before and after ({label}; each ratio against the references of its own run):",
+        "",
+        "| scale | run | monthly ingest | x floor (time, memory) | reading | checks | store "
+        "| 2 months + indicators | x DuckDB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    before = {r["scale"]: r["measures"] for r in baseline}
+    for r in results:
+        for name, m in (("before", before.get(r["scale"])), ("after", r["measures"])):
+            if not m:
+                continue
+            month, floor, b = m.get("month"), m.get("floor_write"), m.get("breakdown")
+            two, duck = m.get("two_months"), m.get("duckdb")
+            cells = [
+                f"{month['seconds']:.2f} s, {month['peak_mb']:,.0f} MB" if month else "-",
+                f"{month['seconds'] / floor['seconds']:.1f}x, "
+                f"{month['peak_mb'] / floor['peak_mb']:.1f}x"
+                if month and floor
+                else "-",
+                *(f"{b[part]:.2f} s" if b else "-" for part in ("read", "checks", "store")),
+                f"{two['seconds']:.2f} s, {two['peak_mb']:,.0f} MB" if two else "-",
+                f"{two['seconds'] / duck['seconds']:.1f}x" if two and duck else "-",
+            ]
+            lines.append(f"| {r['scale']:g} | {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def references_write_up(results: list[dict[str, Any]]) -> list[str]:
@@ -612,6 +657,17 @@ def main() -> None:
         help="measure only these (the stores they start from are built unmeasured); "
         "--only floor_write duckdb runs the two references",
     )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="where to write the results as JSON (default benchmarks/results.json; with "
+        "--only, written only when given)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="the results JSON of an earlier run (before a change): shown beside this one",
+    )
     parser.add_argument("--child", nargs=3, metavar=("WHAT", "SCALE_DIR", "STORE"))
     args = parser.parse_args()
     if args.child:
@@ -625,10 +681,17 @@ def main() -> None:
         results.append(bench_scale(scale, args.work, args.runs, history_runs, args.only))
     info = machine()
     command = "python benchmarks/bench.py " + " ".join(sys.argv[1:])
-    text = write_up(results, info, command.strip())
+    baseline = None
+    if args.baseline is not None:
+        earlier = json.loads(args.baseline.read_text(encoding="utf-8"))
+        baseline = earlier["results"]
+        label = earlier.get("label") or args.baseline.name
+    text = write_up(results, info, command.strip(), baseline, label if baseline else "")
     print(text)
+    if args.results is not None and not args.no_write:
+        args.results.write_text(json.dumps({"machine": info, "results": results}, indent=2) + "\n")
     if not args.no_write and args.only is None:  # a partial run leaves the record alone
-        (ROOT / "benchmarks" / "results.json").write_text(
+        (args.results or ROOT / "benchmarks" / "results.json").write_text(
             json.dumps({"machine": info, "results": results}, indent=2) + "\n"
         )
         chart(results, ROOT / "benchmarks" / "scaling.svg")
