@@ -668,11 +668,32 @@ def main() -> None:
         type=Path,
         help="the results JSON of an earlier run (before a change): shown beside this one",
     )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        help="measure nothing: write BENCHMARKS.md and the chart again from a results JSON "
+        "(after editing benchmarks/notes.md, say); --command names the run it came from",
+    )
+    parser.add_argument("--command", help="with --render: the command the results came from")
     parser.add_argument("--child", nargs=3, metavar=("WHAT", "SCALE_DIR", "STORE"))
     args = parser.parse_args()
     if args.child:
         what, scale_dir, target = args.child
         child(what, Path(scale_dir), Path(target))
+        return
+    baseline, label = None, ""
+    if args.baseline is not None:
+        earlier = json.loads(args.baseline.read_text(encoding="utf-8"))
+        baseline = earlier["results"]
+        label = earlier.get("label") or args.baseline.name
+    if args.render is not None:
+        held = json.loads(args.render.read_text(encoding="utf-8"))
+        command = args.command or held.get("command") or "python benchmarks/bench.py"
+        text = write_up(held["results"], held["machine"], command, baseline, label)
+        print(text)
+        if not args.no_write:
+            chart(held["results"], ROOT / "benchmarks" / "scaling.svg")
+            (ROOT / "BENCHMARKS.md").write_text(text)
         return
     results = []
     for scale in args.scales:
@@ -681,18 +702,17 @@ def main() -> None:
         results.append(bench_scale(scale, args.work, args.runs, history_runs, args.only))
     info = machine()
     command = "python benchmarks/bench.py " + " ".join(sys.argv[1:])
-    baseline = None
-    if args.baseline is not None:
-        earlier = json.loads(args.baseline.read_text(encoding="utf-8"))
-        baseline = earlier["results"]
-        label = earlier.get("label") or args.baseline.name
-    text = write_up(results, info, command.strip(), baseline, label if baseline else "")
+    text = write_up(results, info, command.strip(), baseline, label)
     print(text)
     if args.results is not None and not args.no_write:
-        args.results.write_text(json.dumps({"machine": info, "results": results}, indent=2) + "\n")
+        args.results.write_text(
+            json.dumps({"machine": info, "command": command.strip(), "results": results}, indent=2)
+            + "\n"
+        )
     if not args.no_write and args.only is None:  # a partial run leaves the record alone
         (args.results or ROOT / "benchmarks" / "results.json").write_text(
-            json.dumps({"machine": info, "results": results}, indent=2) + "\n"
+            json.dumps({"machine": info, "command": command.strip(), "results": results}, indent=2)
+            + "\n"
         )
         chart(results, ROOT / "benchmarks" / "scaling.svg")
         (ROOT / "BENCHMARKS.md").write_text(text)
