@@ -505,7 +505,7 @@ def write_up(
                 f"the bare text read, {month / m['floor_typed']['seconds']:.1f}x the typed read"
             )
     base = results[0]
-    growth = ("month", "history", "indicators", "report")
+    growth = ("month", "history", "indicators", "report", "two_months", "floor_write", "duckdb")
     for r in results[1:]:
         if "sizes" not in r or "sizes" not in base:
             continue
