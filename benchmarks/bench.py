@@ -5,13 +5,21 @@ Demoshire simulation writes the 13 monthly extracts October 2014 - October 2015 
 24 months of events), then this times, each as the median of repeated runs with the peak
 memory of the process that did the work:
 
-- ``floor``: a bare polars read of the October 2015 extract's CSV files, all columns as text
-  (what ingest is compared with), and the same read with polars parsing the dates;
+- ``floor``: a bare polars read of the October 2015 extract's CSV files, all columns as text,
+  and the same read with polars parsing the dates;
+- ``floor_write``: the floor a monthly ingest is held to (issue 16): polars reading each of the
+  month's CSV files as text and writing it as parquet (``benchmarks/references.py``);
 - ``history``: ingest of the 12 extracts October 2014 - September 2015 into an empty store;
 - ``month``: ingest of October 2015 into that full store (the monthly cron job's ingest);
 - ``indicators``: every indicator for the 24 months to October 2015, written to the store;
 - ``report``: the paper in every format (PDF, DOCX, HTML, CSV/XLSX), indicators included;
-- ``pipeline``: ``safeguard run`` for October 2015 on the full store: ingest, indicators, paper.
+- ``pipeline``: ``safeguard run`` for October 2015 on the full store: ingest, indicators, paper;
+- ``two_months``: September and October 2015 ingested into an empty store, then every
+  indicator for the 24 months to October 2015, written;
+- ``duckdb``: its reference: DuckDB reading the same two extracts, keeping the newest version
+  of each record and computing eight of the heaviest indicators in SQL
+  (``benchmarks/references.py`` says which). DuckDB is the ``bench`` extra's; without it the
+  reference is skipped, and said so.
 
 Every measurement runs in a fresh child process (so its peak RSS is its own) on a fresh
 hard-linked copy of the store, so runs do not warm each other. Results go to
@@ -21,6 +29,8 @@ tables to ``BENCHMARKS.md``. Generated data is kept under ``--work`` (default
 
     python benchmarks/bench.py                      # scales 1, 10, 100 (about 25 minutes)
     python benchmarks/bench.py --scales 1 --runs 3  # a quick look
+    python benchmarks/bench.py --scales 1 10 --runs 1 --no-write   # a quicker one
+    python benchmarks/bench.py --only floor_write duckdb   # the references alone
 """
 
 from __future__ import annotations
@@ -38,18 +48,41 @@ import time
 from pathlib import Path
 from typing import Any
 
+import references
+
 ROOT = Path(__file__).resolve().parents[1]
 FIRST, LAST = "2014-10", "2015-10"  # the extracts written; the last is the month measured
-MEASURES = ("floor", "floor_typed", "history", "month", "indicators", "report", "pipeline")
+MEASURES = (
+    "floor",
+    "floor_typed",
+    "floor_write",
+    "history",
+    "month",
+    "indicators",
+    "report",
+    "pipeline",
+    "two_months",
+    "duckdb",
+)
+REFERENCES = ("floor_write", "duckdb")  # the second command: ``--only floor_write duckdb``
 LABELS = {
     "floor": "bare polars read of the month's CSV (text)",
     "floor_typed": "bare polars read, dates parsed",
+    "floor_write": "floor: polars reads the month's CSV as text, writes parquet",
     "history": "ingest 12 monthly extracts into an empty store",
     "month": "ingest one monthly extract into the full store",
     "indicators": "43 indicators x 24 months, written",
     "report": "the paper in all formats (indicators included)",
     "pipeline": "safeguard run: ingest + indicators + paper",
+    "two_months": "2 months' ingest into an empty store + 43 indicators x 24 months",
+    "duckdb": "DuckDB: 2 extracts, newest version of each record, 8 indicators x 24 months",
 }
+# issue 16's targets, each a ratio measured in one run: (safeguard's, its reference's, at most)
+RATIO_TARGETS = [
+    ("month", "floor_write", 2.0, "seconds", (10.0, 100.0)),
+    ("two_months", "duckdb", 2.0, "seconds", None),
+    ("month", "floor_write", 2.0, "peak_mb", None),
+]
 # the issue's targets on a 2-core, 24 GB machine: (scale, measure, seconds, peak MB)
 TARGETS = [
     (1.0, "pipeline", 10.0, None),
@@ -87,6 +120,7 @@ def _measure(what: str, scale_dir: Path, target: Path) -> float:
     raw = scale_dir / "raw"
     files = sorted((raw / LAST).glob("*.csv"))
     templates = [ROOT / "templates"]
+    holidays = references.calendar_rows(months[-1]) if what == "duckdb" else []
     began = time.perf_counter()
     if what == "floor":
         for path in files:
@@ -104,6 +138,16 @@ def _measure(what: str, scale_dir: Path, target: Path) -> float:
                 else pl.col(n)
                 for n in scanned.collect_schema().names()
             ).collect()
+    elif what == "floor_write":
+        references.floor(files, target / "floor")
+    elif what == "two_months":
+        for month in months[-2:]:
+            ingest(raw / str(month), month, contract, target)
+        write_indicators(target, catalogue, authority, months[-1])
+    elif what == "duckdb":
+        references.duckdb_indicators(
+            [raw / str(m) for m in months[-2:]], months[-1].first_day, holidays
+        )
     elif what == "history":
         for month in months[:-1]:
             ingest(raw / str(month), month, contract, target)
@@ -166,6 +210,9 @@ def _breakdown(scale_dir: Path, target: Path) -> dict[str, float]:
 
 
 def child(what: str, scale_dir: Path, target: Path) -> None:
+    if what == "duckdb" and (why := references.duckdb_available()) is not None:
+        print(json.dumps({"skipped": why}))
+        return
     if what == "breakdown":
         parts = _breakdown(scale_dir, target)
         print(json.dumps({"seconds": sum(parts.values()), "peak_mb": peak_mb(), **parts}))
@@ -177,7 +224,7 @@ def child(what: str, scale_dir: Path, target: Path) -> None:
 # --- the parent: data, stores, repetitions ------------------------------------------------
 
 
-def _run_child(what: str, scale_dir: Path, target: Path) -> dict[str, float]:
+def _run_child(what: str, scale_dir: Path, target: Path) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, __file__, "--child", what, str(scale_dir), str(target)],
         capture_output=True,
@@ -186,7 +233,7 @@ def _run_child(what: str, scale_dir: Path, target: Path) -> dict[str, float]:
     )
     if done.returncode:
         raise SystemExit(f"{what} failed:\n{done.stderr}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -235,7 +282,9 @@ def _sizes(scale_dir: Path, store: Path) -> dict[str, float]:
     }
 
 
-def bench_scale(scale: float, work: Path, runs: int, history_runs: int) -> dict[str, Any]:
+def bench_scale(
+    scale: float, work: Path, runs: int, history_runs: int, only: list[str] | None = None
+) -> dict[str, Any]:
     scale_dir = work / f"scale-{scale:g}"
     scale_dir.mkdir(parents=True, exist_ok=True)
     generated = _generate(scale, scale_dir)
@@ -245,11 +294,22 @@ def bench_scale(scale: float, work: Path, runs: int, history_runs: int) -> dict[
     results: dict[str, Any] = {"scale": scale, "generate_seconds": generated, "measures": {}}
 
     def repeat(what: str, count: int, source: Path | None, keep: Path | None = None) -> None:
+        if only is not None and what not in only:
+            return
         samples = []
         for _ in range(count):
             _fresh_copy(source, scratch)
-            samples.append(_run_child(what, scale_dir, scratch))
-            print(f"  scale {scale:g} {what}: {samples[-1]['seconds']:.2f} s", flush=True)
+            sample = _run_child(what, scale_dir, scratch)
+            if "skipped" in sample:
+                print(f"  scale {scale:g} {what}: skipped: {sample['skipped']}", flush=True)
+                results.setdefault("skipped", {})[what] = sample["skipped"]
+                return
+            samples.append(sample)
+            print(
+                f"  scale {scale:g} {what}: {sample['seconds']:.2f} s, "
+                f"{sample['peak_mb']:,.0f} MB{_against(what, sample, results)}",
+                flush=True,
+            )
         if keep is not None:
             shutil.rmtree(keep, ignore_errors=True)
             os.replace(scratch, keep)
@@ -265,17 +325,55 @@ def bench_scale(scale: float, work: Path, runs: int, history_runs: int) -> dict[
             "peak_mb": max(s["peak_mb"] for s in samples),
         }
 
+    # the references first, so each safeguard figure is printed with its ratio as it comes
+    repeat("floor_write", runs, None)
+    repeat("duckdb", runs, None)
     repeat("floor", runs, None)
     repeat("floor_typed", runs, None)
-    repeat("history", history_runs, None, keep=base)
-    repeat("month", runs, base, keep=full)
+
+    def needs(*measures: str) -> bool:
+        return only is None or any(m in only for m in measures)
+
+    def build(what: str, source: Path | None, keep: Path) -> None:
+        """A store a measurement starts from, built without being measured (``--only``)."""
+        if (keep / CURRENT_FILE).is_file():
+            return
+        _fresh_copy(source, scratch)
+        _run_child(what, scale_dir, scratch)
+        shutil.rmtree(keep, ignore_errors=True)
+        os.replace(scratch, keep)
+
+    if needs("history"):
+        repeat("history", history_runs, None, keep=base)
+    elif needs("month", "indicators", "report", "pipeline", "breakdown"):
+        build("history", None, base)
+    if needs("month"):
+        repeat("month", runs, base, keep=full)
+    elif needs("indicators", "report"):
+        build("month", base, full)
     repeat("indicators", runs, full)
     repeat("report", runs, full)
     repeat("pipeline", runs, base)
+    repeat("two_months", runs, None)
     repeat("breakdown", runs, base)
     shutil.rmtree(scratch, ignore_errors=True)
-    results["sizes"] = _sizes(scale_dir, Path(base) / _live(base))
+    if (base / CURRENT_FILE).is_file():
+        results["sizes"] = _sizes(scale_dir, Path(base) / _live(base))
     return results
+
+
+CURRENT_FILE = "CURRENT"
+
+
+def _against(what: str, sample: dict[str, Any], results: dict[str, Any]) -> str:
+    """The ratio to a safeguard figure's reference, as it is printed during the run."""
+    shown = []
+    for mine, theirs, _, field, _ in RATIO_TARGETS:
+        reference = results["measures"].get(theirs)
+        if mine == what and reference is not None:
+            unit = "time" if field == "seconds" else "memory"
+            shown.append(f"{sample[field] / reference[field]:.1f}x {theirs}'s {unit}")
+    return f" ({', '.join(shown)})" if shown else ""
 
 
 def _live(store: Path) -> str:
@@ -348,7 +446,13 @@ def chart(results: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
 
 
-def write_up(results: list[dict[str, Any]], info: dict[str, Any], command: str) -> str:
+def write_up(
+    results: list[dict[str, Any]],
+    info: dict[str, Any],
+    command: str,
+    baseline: list[dict[str, Any]] | None = None,
+    baseline_label: str = "",
+) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -394,18 +498,23 @@ def write_up(results: list[dict[str, Any]], info: dict[str, Any], command: str) 
     lines += ["", "Ratios:", ""]
     for r in results:
         m = r["measures"]
-        month = m["month"]["seconds"]
-        lines.append(
-            f"- scale {r['scale']:g}: monthly ingest {month / m['floor']['seconds']:.1f}x the "
-            f"bare text read, {month / m['floor_typed']['seconds']:.1f}x the typed read"
-        )
+        if "month" in m and "floor" in m and "floor_typed" in m:
+            month = m["month"]["seconds"]
+            lines.append(
+                f"- scale {r['scale']:g}: monthly ingest {month / m['floor']['seconds']:.1f}x "
+                f"the bare text read, {month / m['floor_typed']['seconds']:.1f}x the typed read"
+            )
     base = results[0]
+    growth = ("month", "history", "indicators", "report", "two_months", "floor_write", "duckdb")
     for r in results[1:]:
+        if "sizes" not in r or "sizes" not in base:
+            continue
         factor = r["scale"] / base["scale"]
         row_factor = r["sizes"]["store_rows"] / max(base["sizes"]["store_rows"], 1)
         parts = ", ".join(
             f"{what} {r['measures'][what]['seconds'] / base['measures'][what]['seconds']:.1f}x"
-            for what in ("month", "history", "indicators", "report")
+            for what in growth
+            if what in r["measures"] and what in base["measures"]
         )
         lines.append(
             f"- scale {r['scale']:g} against scale {base['scale']:g} ({factor:g}x the scale, "
@@ -423,13 +532,7 @@ def write_up(results: list[dict[str, Any]], info: dict[str, Any], command: str) 
             f"- scale {scale:g}, {LABELS[what]}: {limit}: {got['seconds']:.1f} s, "
             f"{got['peak_mb'] / 1024:.1f} GB, **{'met' if met else 'not met'}**"
         )
-    for r in results:
-        m = r["measures"]
-        ratio = m["month"]["seconds"] / m["floor"]["seconds"]
-        lines.append(
-            f"- scale {r['scale']:g}, monthly ingest within 2x the bare read: {ratio:.1f}x, "
-            f"**{'met' if ratio <= 2 else 'not met'}**"
-        )
+    lines += references_write_up(results)
     lines += [
         "",
         "Where a monthly ingest's time goes (median of the runs; reading = checksum, structure",
@@ -441,13 +544,98 @@ def write_up(results: list[dict[str, Any]], info: dict[str, Any], command: str) 
     ]
     for r in results:
         b = r["measures"].get("breakdown")
+        floor = r["measures"].get("floor")
+        bare = f"{floor['seconds']:.2f} s" if floor else "-"
         if b:
             lines.append(
                 f"| {r['scale']:g} | {b['read']:.2f} s | {b['checks']:.2f} s | "
-                f"{b['store']:.2f} s | {r['measures']['floor']['seconds']:.2f} s |"
+                f"{b['store']:.2f} s | {bare} |"
             )
+    if baseline:
+        lines += before_after(baseline, results, baseline_label)
     lines += ["", "![time against scale](benchmarks/scaling.svg)", ""]
+    notes = ROOT / "benchmarks" / "notes.md"
+    if notes.is_file():
+        lines += ["", notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines) + "\n"
+
+
+def before_after(
+    baseline: list[dict[str, Any]], results: list[dict[str, Any]], label: str
+) -> list[str]:
+    """The figures issue 16 is about, from an earlier run (``--baseline``) and this one, each
+    ratio against the references measured in its own run."""
+    lines = [
+        "",
+        f"Before and after ({label}; each ratio against the references of its own run):",
+        "",
+        "| scale | run | monthly ingest | x floor (time, memory) | reading | checks | store "
+        "| 2 months + indicators | x DuckDB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    before = {r["scale"]: r["measures"] for r in baseline}
+    for r in results:
+        for name, m in (("before", before.get(r["scale"])), ("after", r["measures"])):
+            if not m:
+                continue
+            month, floor, b = m.get("month"), m.get("floor_write"), m.get("breakdown")
+            two, duck = m.get("two_months"), m.get("duckdb")
+            cells = [
+                f"{month['seconds']:.2f} s, {month['peak_mb']:,.0f} MB" if month else "-",
+                f"{month['seconds'] / floor['seconds']:.1f}x, "
+                f"{month['peak_mb'] / floor['peak_mb']:.1f}x"
+                if month and floor
+                else "-",
+                *(f"{b[part]:.2f} s" if b else "-" for part in ("read", "checks", "store")),
+                f"{two['seconds']:.2f} s, {two['peak_mb']:,.0f} MB" if two else "-",
+                f"{two['seconds'] / duck['seconds']:.1f}x" if two and duck else "-",
+            ]
+            lines.append(f"| {r['scale']:g} | {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def references_write_up(results: list[dict[str, Any]]) -> list[str]:
+    """Issue 16's comparison: each safeguard figure beside its reference, the ratio, the
+    target."""
+    lines = [
+        "",
+        "Against the references (issue 16; each ratio from figures of the same run): the floor",
+        "is polars reading the month's CSV files as text and writing each as parquet; the",
+        "DuckDB path reads the same two extracts, keeps the newest version of each record and",
+        "computes eight of the heaviest indicators in SQL (`benchmarks/references.py`).",
+        "",
+        "| scale | safeguard | reference | time | memory | target |",
+        "|---:|---|---|---:|---:|---|",
+    ]
+    for r in results:
+        m = r["measures"]
+        for mine, theirs in (("month", "floor_write"), ("two_months", "duckdb")):
+            got, ref = m.get(mine), m.get(theirs)
+            if got is None:
+                continue
+            if ref is None:
+                why = r.get("skipped", {}).get(theirs, "not measured in this run")
+                lines.append(
+                    f"| {r['scale']:g} | {LABELS[mine]}: {got['seconds']:.2f} s, "
+                    f"{got['peak_mb']:,.0f} MB | {why} | - | - | - |"
+                )
+                continue
+            verdicts = []
+            for a, b, limit, field, scales in RATIO_TARGETS:
+                if (a, b) != (mine, theirs) or (scales and r["scale"] not in scales):
+                    continue
+                ratio = got[field] / ref[field]
+                what = "time" if field == "seconds" else "memory"
+                verdicts.append(
+                    f"{what} within {limit:g}x: **{'met' if ratio <= limit else 'not met'}**"
+                )
+            lines.append(
+                f"| {r['scale']:g} | {LABELS[mine]}: {got['seconds']:.2f} s, "
+                f"{got['peak_mb']:,.0f} MB | {LABELS[theirs]}: {ref['seconds']:.2f} s, "
+                f"{ref['peak_mb']:,.0f} MB | {got['seconds'] / ref['seconds']:.1f}x | "
+                f"{got['peak_mb'] / ref['peak_mb']:.1f}x | {'; '.join(verdicts) or '-'} |"
+            )
+    return lines
 
 
 def main() -> None:
@@ -462,24 +650,69 @@ def main() -> None:
     )
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--no-write", action="store_true", help="print, do not write results")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[*MEASURES, "breakdown"],
+        help="measure only these (the stores they start from are built unmeasured); "
+        "--only floor_write duckdb runs the two references",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="where to write the results as JSON (default benchmarks/results.json; with "
+        "--only, written only when given)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="the results JSON of an earlier run (before a change): shown beside this one",
+    )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        help="measure nothing: write BENCHMARKS.md and the chart again from a results JSON "
+        "(after editing benchmarks/notes.md, say); --command names the run it came from",
+    )
+    parser.add_argument("--command", help="with --render: the command the results came from")
     parser.add_argument("--child", nargs=3, metavar=("WHAT", "SCALE_DIR", "STORE"))
     args = parser.parse_args()
     if args.child:
         what, scale_dir, target = args.child
         child(what, Path(scale_dir), Path(target))
         return
+    baseline, label = None, ""
+    if args.baseline is not None:
+        earlier = json.loads(args.baseline.read_text(encoding="utf-8"))
+        baseline = earlier["results"]
+        label = earlier.get("label") or args.baseline.name
+    if args.render is not None:
+        held = json.loads(args.render.read_text(encoding="utf-8"))
+        command = args.command or held.get("command") or "python benchmarks/bench.py"
+        text = write_up(held["results"], held["machine"], command, baseline, label)
+        print(text)
+        if not args.no_write:
+            chart(held["results"], ROOT / "benchmarks" / "scaling.svg")
+            (ROOT / "BENCHMARKS.md").write_text(text)
+        return
     results = []
     for scale in args.scales:
         print(f"scale {scale:g}", flush=True)
         history_runs = args.history_runs_large if scale >= 100 else args.runs
-        results.append(bench_scale(scale, args.work, args.runs, history_runs))
+        results.append(bench_scale(scale, args.work, args.runs, history_runs, args.only))
     info = machine()
     command = "python benchmarks/bench.py " + " ".join(sys.argv[1:])
-    text = write_up(results, info, command.strip())
+    text = write_up(results, info, command.strip(), baseline, label)
     print(text)
-    if not args.no_write:
-        (ROOT / "benchmarks" / "results.json").write_text(
-            json.dumps({"machine": info, "results": results}, indent=2) + "\n"
+    if args.results is not None and not args.no_write:
+        args.results.write_text(
+            json.dumps({"machine": info, "command": command.strip(), "results": results}, indent=2)
+            + "\n"
+        )
+    if not args.no_write and args.only is None:  # a partial run leaves the record alone
+        (args.results or ROOT / "benchmarks" / "results.json").write_text(
+            json.dumps({"machine": info, "command": command.strip(), "results": results}, indent=2)
+            + "\n"
         )
         chart(results, ROOT / "benchmarks" / "scaling.svg")
         (ROOT / "BENCHMARKS.md").write_text(text)

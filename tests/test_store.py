@@ -701,3 +701,44 @@ def test_a_purged_month_is_not_loaded_again(
     # an earlier purge leaves the cut-off where it is
     purge_before(store, "2015-05", contract)
     assert retention(store) == "2015-09"
+
+
+def test_the_sorted_advance_agrees_with_the_joins(contract: Contract) -> None:
+    """A monthly extract's current view by the merge in id order (a store without returns)
+    and by the joins: the same rows in the same order, the same counts, whatever order the
+    rows come in (issue 16)."""
+    from safeguard.store import EXTRACT, _advance
+
+    table = contract.tables["complaints"]
+    columns = list(table.columns)
+    ident, other = table.id, next(c for c in columns if c != table.id)
+
+    def frame(ids: list[str], month: str, changed: set[str]) -> pl.DataFrame:
+        rows = pl.DataFrame({ident: ids}).with_columns(
+            pl.lit(None, pl.String).alias(c) for c in columns if c != ident
+        )
+        rows = rows.with_columns(
+            pl.when(pl.col(ident).is_in(list(changed))).then(pl.lit("x")).alias(other)
+        )
+        return rows.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_line"),
+            *[pl.col(c).cast(rows.schema[c]) for c in columns],
+            pl.lit(month).alias(EXTRACT),
+        )
+
+    current = frame([f"C{i:03d}" for i in range(0, 60)], "2015-09", set())
+    current = current.with_columns(  # the oldest records last held by an earlier extract
+        pl.when(pl.col(ident) < "C020")
+        .then(pl.lit("2015-08"))
+        .otherwise(pl.col(EXTRACT))
+        .alias(EXTRACT)
+    )
+    newest = frame([f"C{i:03d}" for i in range(40, 90)], "2015-10", {"C045", "C050", "C088"})
+    newest = newest.sample(fraction=1.0, shuffle=True, seed=7)  # not in id order
+    joined = _advance(current.lazy(), newest.lazy(), table, returns=True)
+    merged = _advance(current.lazy(), newest.lazy(), table, returns=False)
+    for by_joins, by_merge in zip(joined, merged, strict=True):
+        assert by_joins.equals(by_merge)
+    assert merged[0].get_column(ident).is_sorted() and merged[0].height == 90
+    assert merged[1].select("new", "revised", "unchanged").row(0) == (30, 2, 18)
+    assert merged[2].rows() == [("2015-09", 20)]

@@ -578,7 +578,17 @@ def _advance(
     Returns the new current view (sorted by id, as the full rebuild sorts it), the newest
     extract's counts, and how many current rows of each older extract it supersedes (by id,
     or a return's row by natural key).
+
+    Without returns in the store (nothing gives way by natural key), the two sides are merged
+    in id order when each holds an id once (``_advance_sorted``: a linear pass, no hash join);
+    the joins below are the general case, and the two agree row for row.
     """
+    if not returns:
+        held = _sorted_by(current.collect(), table.id)
+        fresh = _sorted_by(newest.collect(), table.id)
+        if held.schema == fresh.schema and _ids_once(held, table.id) and _ids_once(fresh, table.id):
+            return _advance_sorted(held, fresh, table)
+        current, newest = held.lazy(), fresh.lazy()
     id_column = table.id
     content = pl.all().exclude(EXTRACT, "_line")
     old = current.select(
@@ -616,6 +626,84 @@ def _advance(
         [kept.filter(~pl.col("__gave_way")).drop("__gave_way"), newest], how="vertical"
     ).sort(id_column)
     frame, stats_frame, superseded_frame = pl.collect_all([merged, stats, superseded])
+    return frame, stats_frame, superseded_frame
+
+
+def _sorted_by(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``frame`` in ``column`` order (ids are unique, so the order is the same however it is
+    reached); sorted only when it is not already, as the current view and most extracts are."""
+    return frame if frame.get_column(column).is_sorted() else frame.sort(column)
+
+
+def _ids_once(frame: pl.DataFrame, column: str) -> bool:
+    """Whether ``frame``, sorted by ``column``, holds each id once and no blank one (a linear
+    comparison of neighbours, no hashing)."""
+    ids = frame.get_column(column)
+    if ids.null_count():
+        return False
+    return ids.len() < 2 or not (ids.slice(1) == ids.slice(0, ids.len() - 1)).any()
+
+
+def _advance_sorted(
+    current: pl.DataFrame, newest: pl.DataFrame, table: Table
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """``_advance`` for a store without returns: the old current view and the newest extract,
+    each sorted by id and holding an id once, no blank one (``_ids_once``; the current view by
+    construction, an extract because a repeated id is quarantined).
+
+    Their ids and content hashes (the hashes ``_advance`` compares) are merged in id order, so
+    an id both hold is on two adjacent rows: the newest row of such a pair supersedes the old
+    one, and the two hashes say whether it was revised. The current view out is the old rows
+    not superseded merged with the newest rows, in id order: sorted by id, as the rebuild
+    sorts it. Only the ids and hashes are merged to find the pairs; the whole rows once.
+    """
+    id_column = table.id
+    content = pl.all().exclude(EXTRACT, "_line")
+    ids = pl.col(id_column)
+    with_previous = (ids == ids.shift(1)).fill_null(False)
+    with_next = (ids == ids.shift(-1)).fill_null(False)
+
+    def keys(frame: pl.DataFrame, new: bool) -> pl.LazyFrame:
+        return frame.lazy().select(
+            ids,
+            pl.col(EXTRACT),
+            pl.struct(content).hash(seed=0).alias("__hash"),
+            pl.lit(new).alias("__new"),
+        )
+
+    pairs = (
+        keys(current, False)
+        .merge_sorted(keys(newest, True), key=id_column)
+        .with_columns(
+            (with_previous | with_next).alias("__paired"),
+            pl.when(with_previous)
+            .then(pl.col("__hash").shift(1))
+            .when(with_next)
+            .then(pl.col("__hash").shift(-1))
+            .alias("__other_hash"),
+        )
+    )
+    stats = pairs.filter("__new").select(
+        pl.col(EXTRACT).first(),
+        (~pl.col("__paired")).sum().alias("new"),
+        (pl.col("__other_hash") != pl.col("__hash")).sum().alias("revised"),
+        (pl.col("__other_hash") == pl.col("__hash")).sum().alias("unchanged"),
+        pl.lit(0, pl.UInt32).alias("superseded_by_newer"),
+    )
+    old = pairs.filter(~pl.col("__new"))  # the current view's rows, in its order
+    superseded = (
+        old.filter("__paired")
+        .select(pl.col(EXTRACT).alias("__old_extract"))
+        .group_by("__old_extract")
+        .len()
+        .sort("__old_extract")
+    )
+    stats_frame, superseded_frame, kept = pl.collect_all(
+        [stats, superseded, old.select(~pl.col("__paired"))]
+    )
+    frame = (
+        current.filter(kept.to_series()).lazy().merge_sorted(newest.lazy(), key=id_column).collect()
+    )
     return frame, stats_frame, superseded_frame
 
 
@@ -1210,9 +1298,15 @@ def _build_generation(
             # extract only takes records away from the returns, whose closures stand
             and not (name in CLOSED_BY_NEXT and is_return(month))
         ):  # the newest extract, new to the store: update the current view, no rebuild
+            # the newest rows as just written to parts[-1], from memory: not read back
+            newest = (
+                result.tables[name].loaded.lazy().with_columns(pl.lit(month).alias(EXTRACT))
+                if name in result.tables
+                else pl.scan_parquet(intact(parts[-1]))
+            )
             current_frame, stats_frame, superseded = _advance(
                 pl.scan_parquet(intact(live / "tables" / f"{name}.parquet")),
-                pl.scan_parquet(intact(parts[-1])),
+                newest,
                 contract.tables[name],
                 returns=any(is_return(p.stem) for p in parts),
             )
