@@ -12,7 +12,7 @@ UV := $(VENV)/lock-tools/bin/uv
 
 all: lint test
 
-# Every dependency (runtime, the dev extra, the database drivers, and pip, setuptools and wheel for the build) at the
+# Every dependency (runtime, the dev extra, the database drivers, DuckDB for the bench, and pip, setuptools and wheel for the build) at the
 # version in the lock, each file checked against its hash; then safeguard itself, editable,
 # with no dependency of its own fetched. Re-run whenever the lock or pyproject.toml changes.
 # pip check fails when pyproject.toml asks for something the lock lacks: run `make lock`.
@@ -33,7 +33,7 @@ install: $(STAMP)
 # Review the diff and run `make test` (which installs the new lock) before committing it.
 lock: $(UV)
 	$(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], "pip", sep="\n")' \
-		| $(UV) pip compile pyproject.toml - --extra dev --extra postgresql --extra sqlserver --universal --python-version 3.11 \
+		| $(UV) pip compile pyproject.toml - --extra dev --extra postgresql --extra sqlserver --extra bench --universal --python-version 3.11 \
 		--generate-hashes --index-url https://pypi.org/simple --no-config \
 		--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) --quiet -o $(LOCK)
 
@@ -63,7 +63,7 @@ format: $(STAMP)
 # minutes and 5 GB of generated data under data/bench (kept for the next run). Writes
 # BENCHMARKS.md, benchmarks/results.json and benchmarks/scaling.svg.
 # Each safeguard figure is printed beside its reference (issue 16): polars reading the month's
-# CSV as text and writing parquet, and DuckDB (the `bench` extra: pip install -e '.[bench]';
+# CSV as text and writing parquet, and DuckDB (the `bench` extra, in the lock;
 # skipped, and said so, without it). `make bench-references` runs the two references alone.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
