@@ -12,8 +12,9 @@ UV := $(VENV)/lock-tools/bin/uv
 
 all: lint test
 
-# Every dependency (runtime, the dev extra, the database drivers, DuckDB for the bench, and pip, setuptools and wheel for the build) at the
-# version in the lock, each file checked against its hash; then safeguard itself, editable,
+# Every dependency (runtime, the dev extra, the database drivers, DuckDB for the bench, and
+# pip, setuptools and wheel for the build) at the version in the lock, each file checked
+# against its hash; then safeguard itself, editable,
 # with no dependency of its own fetched. Re-run whenever the lock or pyproject.toml changes.
 # pip check fails when pyproject.toml asks for something the lock lacks: run `make lock`.
 $(STAMP): $(LOCK) pyproject.toml
