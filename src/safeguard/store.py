@@ -858,6 +858,24 @@ def swap_folder(tmp: Path, final: Path) -> None:
     _drop_other_versions(root, final)
 
 
+@contextlib.contextmanager
+def new_month_folder(final: Path) -> Iterator[Path]:
+    """A ``.tmp-<name>-*`` folder beside ``final`` for the caller to fill; then its files made
+    owner-only and the whole folder shown at ``final`` (``swap_folder``). On any error or kill
+    before the swap, ``final`` is as it was (the folder is removed, or left for
+    ``recover_month_folders``)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    os.chmod(tmp, DIR_MODE)
+    try:
+        yield tmp
+        for path in tmp.iterdir():
+            os.chmod(path, FILE_MODE)
+        swap_folder(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def _drop_other_versions(root: Path, final: Path) -> list[str]:
     live = final.resolve() if final.is_symlink() else None
     dropped = []

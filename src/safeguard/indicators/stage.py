@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +19,8 @@ from safeguard.indicators.engine import (
 )
 from safeguard.indicators.scorecard import scorecard
 from safeguard.periods import Month
-from safeguard.private import DIR_MODE, FILE_MODE
-from safeguard.store import Store, recover_month_folders, swap_folder
+from safeguard.private import DIR_MODE
+from safeguard.store import Store, new_month_folder, recover_month_folders
 
 OUTPUT = "indicators"
 # the series as the month's latest paper printed it (report/stage.py): kept when the month's
@@ -85,8 +84,8 @@ def write_indicators(
         recover_month_folders(root)
         root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         os.chmod(root, DIR_MODE)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=root))
-        try:
+        final = root / str(month)
+        with new_month_folder(final) as tmp:
             outputs = (
                 ("series", series),
                 ("by_team", computed.by_team),
@@ -103,15 +102,8 @@ def write_indicators(
                 "indicators": len(catalogue.indicators),
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-            final = root / str(month)
             if (final / PUBLISHED).is_file():  # a paper's figures outlive a recomputation
                 shutil.copy2(final / PUBLISHED, tmp / PUBLISHED)
-            for path in tmp.iterdir():
-                os.chmod(path, FILE_MODE)
-            swap_folder(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return Written(computed, card, final)
 
 
@@ -152,14 +144,7 @@ def publish_series(written: Written) -> None:
     replaced whole (``swap_folder``), never changed in place: a kill leaves it as computed,
     whose series is the same figures, or as published."""
     final = written.folder
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
-    try:
+    with new_month_folder(final) as tmp:
         for path in final.iterdir():
             shutil.copy2(path, tmp / path.name)
         shutil.copy2(final / "series.parquet", tmp / PUBLISHED)
-        for path in tmp.iterdir():
-            os.chmod(path, FILE_MODE)
-        swap_folder(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from safeguard.errors import ConfigError
 from safeguard.indicators.catalogue import Authority, Catalogue
 from safeguard.indicators.stage import publish_series, write_indicators
 from safeguard.periods import Month
-from safeguard.private import DIR_MODE, FILE_MODE, private_folder
+from safeguard.private import private_folder
 from safeguard.report.build import build_model
 from safeguard.report.chart_worker import PARALLEL_FROM, Workers, workers
 from safeguard.report.narrative import load_narrative
-from safeguard.store import Store, recover_month_folders, swap_folder
+from safeguard.store import Store, new_month_folder, recover_month_folders
 
 FORMATS = ("html", "pdf", "docx", "data")
 NARRATIVE = "narrative.yaml"
@@ -63,9 +61,7 @@ def write_report(
                 workers=started,
             )
         private_folder(reports)  # a new reports folder is owner-only, as its papers are
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=reports))
-        os.chmod(tmp, DIR_MODE)
-        try:
+        with new_month_folder(final) as tmp:
             if kept.is_file():
                 shutil.copy2(kept, tmp / NARRATIVE)
             if "html" in formats:
@@ -98,12 +94,6 @@ def write_report(
                     withheld=appendix.withheld,
                     breakdowns=model.breakdowns,
                 )
-            for path in tmp.iterdir():
-                os.chmod(path, FILE_MODE)
-            swap_folder(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         publish_series(written)  # what next month's paper restates against
     return final
 
