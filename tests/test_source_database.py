@@ -292,14 +292,18 @@ def test_local_tables_from_a_folder_beside_the_database(
         place = only_ssd if path.stem.startswith("ssd_") else local
         (place / path.name).write_bytes(path.read_bytes())
     (local / "ssd_person.csv").write_bytes((converted[0] / "ssd_person.csv").read_bytes())
+    # last month's contract-form contacts.csv left in the folder: the database's win
+    stale = pl.read_csv(converted[1] / "contacts.csv", infer_schema=False).head(5)
+    stale.write_csv(local / "contacts.csv")
     url = f"sqlite:///{tmp_path / 'only-ssd.db'}"
     load_database(sa.create_engine(url), only_ssd, typed=False)
     outcome = _ingest(tmp_path / "db", contract, folder=local, database=Database(url))
     _ingest(tmp_path / "files", contract, folder=converted[0])
     _same_figures_and_rows(contract, tmp_path / "files", tmp_path / "db")
-    unknown = outcome.report.issues.filter(pl.col("rule") == "unknown-file")
-    assert unknown["file"].to_list() == ["ssd_person.csv"]
-    assert "read from sqlite:///" in unknown["message"][0]
+    unknown = outcome.report.issues.filter(pl.col("rule") == "unknown-file").sort("file")
+    assert unknown["file"].to_list() == ["contacts.csv", "ssd_person.csv"]
+    assert "come from the database's ssd_contacts" in unknown["message"][0]
+    assert "read from sqlite:///" in unknown["message"][1]
 
 
 # --- as at the month's end ------------------------------------------------------------------
@@ -495,8 +499,10 @@ def test_cli_validate_and_ingest_from_the_database(
 ) -> None:
     store = tmp_path / "store"
     base = ["--pipelines", str(PIPELINES)]
+    # no raw folder for the month: the repository's own data/raw (the demo's) is not read
+    empty = {"SAFEGUARD_RAW_DIR": str(tmp_path / "raw")}
     checked = runner.invoke(
-        cli, [*base, "validate", "--database", sqlite_url, "--month", "2015-10"]
+        cli, [*base, "validate", "--database", sqlite_url, "--month", "2015-10"], env=empty
     )
     assert checked.exit_code == 0, checked.output
     assert "ssd_person.pers_surname 293" in checked.output  # counted, as ingest counts it
@@ -504,7 +510,7 @@ def test_cli_validate_and_ingest_from_the_database(
     loaded = runner.invoke(
         cli,
         [*base, "ingest", "--month", "2015-10", "--processed-dir", str(store)],
-        env={"SAFEGUARD_DATABASE": sqlite_url},  # the setting, as cron would give it
+        env={"SAFEGUARD_DATABASE": sqlite_url, **empty},  # the setting, as cron gives it
     )
     assert loaded.exit_code == 0, loaded.output
     assert "Loaded 2015-10" in loaded.output

@@ -629,9 +629,17 @@ def as_at_month_end(export: SsdExport, month: Month, contract: Contract, read: s
         export.raws[tname] = (file, replace(raw, frame=frame, sha256=sha))
 
 
-def _beside(gathered: _Gathered, folder: _Gathered, label: str) -> _Gathered:
-    """The database's tables with a folder's local tables beside them: a folder's table wins
-    (``local-table-used``); an SSD object in the folder is not read (the database has them)."""
+# the one table a folder beside the database may give although the database fills it: the
+# SSD's caseloads are derived (ssd_professionals, ssd_involvements), a council's own snapshot is
+# what it counts (as a local workforce.csv wins in an exported folder)
+_FOLDER_MAY_REPLACE = frozenset({"workforce"})
+
+
+def _beside(gathered: _Gathered, folder: _Gathered, label: str, mapping: SsdMapping) -> _Gathered:
+    """The database's tables with a folder's beside them. The folder gives the tables the
+    database does not fill, and its own workforce snapshot; a file for a table the database
+    fills from an SSD object (a month's old contract-form contacts.csv, say) is not read, nor
+    is an SSD object's file: the database has them."""
     export = gathered.export
     export.problems.extend(folder.export.problems)
     for obj in folder.objects.values():
@@ -644,7 +652,23 @@ def _beside(gathered: _Gathered, folder: _Gathered, label: str) -> _Gathered:
                 severity=Severity.WARNING,
             )
         )
+    filled = {
+        tname: tmap.source
+        for tname, tmap in mapping.tables.items()
+        if tmap.source in gathered.objects and tname not in _FOLDER_MAY_REPLACE
+    }
     for tname, (file, raw) in folder.local.items():
+        if tname in filled:
+            export.problems.append(
+                file_issue(
+                    file,
+                    "unknown-file",
+                    f"{file} beside --database: the {tname} rows come from the database's "
+                    f"{filled[tname]}, so this file is not loaded",
+                    severity=Severity.WARNING,
+                )
+            )
+            continue
         if tname in gathered.local:
             export.problems.append(
                 file_issue(
@@ -656,7 +680,10 @@ def _beside(gathered: _Gathered, folder: _Gathered, label: str) -> _Gathered:
                 )
             )
         gathered.local[tname] = (file, raw)
-    export.files.update(folder.export.files)
+        export.files[tname] = file
+    for tname, file in folder.export.files.items():  # refused files of the tables it gives
+        if tname not in filled:
+            export.files.setdefault(tname, file)
     return gathered
 
 
@@ -1012,7 +1039,9 @@ def validate_export(
         with connected(database, environ if environ is not None else {}) as connection:
             gathered = _gather_database(connection, database.schema, contract, mapping)
         if folder is not None:
-            gathered = _beside(gathered, _gather_folder(folder, contract, encoding), database.label)
+            gathered = _beside(
+                gathered, _gather_folder(folder, contract, encoding), database.label, mapping
+            )
         extract = database.label
     export = _mapped(gathered, month, contract, mapping)
     as_at_month_end(export, month, contract, gathered.from_database)
