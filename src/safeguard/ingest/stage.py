@@ -64,9 +64,12 @@ class IngestOutcome:
     report: ValidationReport
     action: str
     generation: Path | None = None
-    # an SSD export's objects and fields the store has no place for (names among them),
-    # counted: "ssd_person.pers_surname" -> non-blank values
-    not_loaded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def not_loaded(self) -> dict[str, int]:
+        """An SSD export's objects and fields the store has no place for (names among them),
+        counted: "ssd_person.pers_surname" -> non-blank values (the report's)."""
+        return self.report.not_loaded
 
 
 def _log_report(stage: str, report: ValidationReport) -> None:
@@ -107,14 +110,20 @@ def validate(
     refuse_future(month, today, _what(folder, database))
     # issue 14: references the extract lacks are looked up in the store (ingest.held)
     held = store_held(processed, month, contract, key_from_environment()) if processed else None
-    result, not_loaded = _validated(
-        folder, month, contract, encoding, max_quarantine, pipelines, held, database, environ
+    checked = _validated(
+        "validate",
+        folder,
+        month,
+        contract,
+        encoding,
+        max_quarantine,
+        pipelines,
+        held,
+        authority,
+        database,
+        environ,
     )
-    report = result.report
-    report.not_loaded = not_loaded
-    _add_issues(report, demo_project_issues(folder, authority, database))
-    _log_report("validate", report)
-    return report
+    return checked.report
 
 
 def ingest(
@@ -150,23 +159,34 @@ def ingest(
     # issue 14: validation reads the store, so no other run may change it before the merge
     with store.locked() if store.generation is not None else contextlib.nullcontext():
         held = store_held(processed, month, contract, key)
-        result, not_loaded = _validated(
-            folder, month, contract, encoding, max_quarantine, pipelines, held, database, environ
+        result = _validated(
+            "ingest",
+            folder,
+            month,
+            contract,
+            encoding,
+            max_quarantine,
+            pipelines,
+            held,
+            authority,
+            database,
+            environ,
         )
         report = result.report
-        report.not_loaded = not_loaded
-        _add_issues(report, demo_project_issues(folder, authority, database))
-        _log_report("ingest", report)
         if not report.passes(strict=strict):
             log.info("ingest %s: refused, nothing written", month)
             return IngestOutcome(report, "refused")
         if key is not None:
             result = pseudonymise(result, contract, key)
         merged = merge_extract(
-            processed, result, contract, pseudonym=fingerprint(key), not_loaded=not_loaded or None
+            processed,
+            result,
+            contract,
+            pseudonym=fingerprint(key),
+            not_loaded=report.not_loaded or None,
         )
     log.info("ingest %s: %s, generation %s", month, merged.action, merged.generation.name)
-    return IngestOutcome(report, merged.action, merged.generation, not_loaded)
+    return IngestOutcome(report, merged.action, merged.generation)
 
 
 def refuse_purged(processed: Path | None, month: Month, what: str) -> None:
@@ -202,6 +222,30 @@ def _what(folder: Path | None, database: Database | None) -> str:
 
 
 def _validated(
+    stage: str,
+    folder: Path | None,
+    month: Month,
+    contract: Contract,
+    encoding: str | None,
+    max_quarantine: float,
+    pipelines: ConfigFolder | None,
+    held: StoreHeld | None,
+    authority: Authority | None,
+    database: Database | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ExtractResult:
+    """``_read_and_checked``'s result, its report also holding what was not loaded and the
+    demo project's warning, and logged under ``stage``: what validate and ingest share."""
+    result, not_loaded = _read_and_checked(
+        folder, month, contract, encoding, max_quarantine, pipelines, held, database, environ
+    )
+    result.report.not_loaded = not_loaded
+    _add_issues(result.report, demo_project_issues(folder, authority, database))
+    _log_report(stage, result.report)
+    return result
+
+
+def _read_and_checked(
     folder: Path | None,
     month: Month,
     contract: Contract,

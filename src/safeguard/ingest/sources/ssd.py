@@ -527,19 +527,24 @@ def _gather_database(
         for name in (tname, Path(table.file).stem.lower())
     }
     prefix = f"{schema}." if schema else ""
+
+    def count_the_rest(lowered: str, info: Any, fields: list[str]) -> None:
+        """The table's columns not fetched, counted by the database as not loaded."""
+        others = [c for c in info.columns if c not in fields]
+        if others:
+            counted = database.count_values(connection, info, others, schema)
+            for name, count in counted.items():
+                gathered.export.not_loaded[f"{lowered}.{name}"] = count
+
     for lowered, info in database.tables(connection, schema, {*OBJECTS, *local_names}).items():
         shown = f"{prefix}{info.name}"
         if lowered in OBJECTS:
             fields = [c for c in info.columns if c in wanted.get(lowered, set())]
-            others = [c for c in info.columns if c not in fields]
             if not fields:
                 rows = database.count_values(connection, info, [], schema)[""]
                 gathered.export.not_loaded[lowered] = rows
                 continue
-            if others:
-                counted = database.count_values(connection, info, others, schema)
-                for name, count in counted.items():
-                    gathered.export.not_loaded[f"{lowered}.{name}"] = count
+            count_the_rest(lowered, info, fields)
             key = OBJECTS[lowered][0]
             raw = database.read_table(
                 connection, info, fields, schema, key if key in fields else None
@@ -557,11 +562,7 @@ def _gather_database(
                 a.strip().lower() for c in table.columns.values() for a in c.aliases
             }
             fields = [c for c in info.columns if c in known] or list(info.columns)
-            others = [c for c in info.columns if c not in fields]
-            if others:
-                counted = database.count_values(connection, info, others, schema)
-                for name, count in counted.items():
-                    gathered.export.not_loaded[f"{lowered}.{name}"] = count
+            count_the_rest(lowered, info, fields)
             raw = database.read_table(connection, info, fields, schema, fields[0])
             gathered.local[tname] = (shown, raw)
             gathered.export.files[tname] = shown
