@@ -474,6 +474,8 @@ def write_up(
         "|---:|---:|---:|---:|",
     ]
     for r in results:
+        if "sizes" not in r:  # a run of the references alone builds no store
+            continue
         s = r["sizes"]
         lines.append(
             f"| {r['scale']:g} | {s['month_csv_mb']:,.0f} MB CSV | {s['month_rows']:,} | "

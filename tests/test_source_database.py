@@ -279,6 +279,34 @@ def test_the_same_database_again_is_unchanged(
     assert again.action == "unchanged"
 
 
+def test_a_database_whose_rows_changed_is_written_again(
+    sqlite_url: str, contract: Contract, tmp_path: Path
+) -> None:
+    """Each table's checksum is of the rows read (set once, by ``as_at_month_end``, from
+    those kept): one corrected value makes the next read a new extract, not "unchanged"."""
+    copy = tmp_path / "reporting.db"
+    shutil.copyfile(sqlite_url.removeprefix("sqlite:///"), copy)
+    url = f"sqlite:///{copy}"
+    first = _ingest(tmp_path / "db", contract, database=Database(url))
+    sums = Store(tmp_path / "db").manifest().extracts["2015-10"].checksums()
+    assert all(len(sha) == 64 for sha in sums.values()), sums
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:  # a contact's source corrected in the case system
+        connection.execute(
+            sa.text(
+                "UPDATE ssd_contacts SET cont_contact_source_code = '1B' WHERE cont_contact_id = "
+                "(SELECT min(cont_contact_id) FROM ssd_contacts)"
+            )
+        )
+    engine.dispose()
+    again = ingest(
+        None, OCT, contract, tmp_path / "db", pipelines=PIPELINES, database=Database(url)
+    )
+    assert (first.action, again.action) == ("written", "written")
+    changed = Store(tmp_path / "db").manifest().extracts["2015-10"].checksums()
+    assert [t for t in sums if sums[t] != changed[t]] == ["contacts"]
+
+
 def test_local_tables_from_a_folder_beside_the_database(
     converted: tuple[Path, Path], contract: Contract, tmp_path: Path
 ) -> None:

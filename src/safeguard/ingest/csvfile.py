@@ -14,6 +14,7 @@ import hashlib
 import io
 import re
 import stat
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,15 @@ class RawCsv:
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+_DIGESTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="safeguard-sha256")
+
+
+def _sha256_beside(data: bytes) -> Future[str]:
+    """``sha256_of(data)`` in a thread, while the caller parses: hashlib lets go of the GIL
+    on large buffers, so the checksum costs no wall time beside polars' parse (issue 16)."""
+    return _DIGESTS.submit(sha256_of, data)
 
 
 def sha256_of_file(path: Path) -> str:
@@ -199,7 +209,7 @@ def _read_plain(data: bytes) -> RawCsv | None:
     if b'"' in data or b"\n" not in data or data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None
     _sniff_binary(data)
-    whole = data  # the checksum is of the file as it is, byte-order mark included
+    digest = _sha256_beside(data)  # of the file as it is, byte-order mark included
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
     header_end = data.index(b"\n")
@@ -234,11 +244,11 @@ def _read_plain(data: bytes) -> RawCsv | None:
     blank = pl.all_horizontal(pl.col(names).is_null() | (pl.col(names) == ""))
     blank_lines = int(frame.select(blank.sum()).item())
     if blank_lines == frame.height:
-        empty = RawCsv(header, frame.clear(), sha256_of(whole), blank_lines)
+        empty = RawCsv(header, frame.clear(), digest.result(), blank_lines)
         raise FileProblem("header-only", "has a header but no rows", raw=empty)
     if blank_lines:
         frame = frame.filter(~blank)
-    return RawCsv(header=header, frame=frame, sha256=sha256_of(whole), blank_lines=blank_lines)
+    return RawCsv(header=header, frame=frame, sha256=digest.result(), blank_lines=blank_lines)
 
 
 def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:

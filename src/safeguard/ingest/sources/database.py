@@ -242,7 +242,8 @@ def read_table(
 ) -> RawCsv:
     """The ``columns`` (lower-cased names of ``info``) of every row, as text, in order of
     ``order_by``: a ``RawCsv`` whose header is the columns' names as the database spells them
-    and whose ``_line`` is the row's position (1 for the first)."""
+    and whose ``_line`` is the row's position (1 for the first). Its ``sha256`` is left
+    blank: the caller sets it (``checksum``) from the rows it keeps (those of the month)."""
     query = read_query(info, columns, schema, order_by, connection.dialect.name)
     try:  # a server's error (DBAPIError) goes up to connected(), which names the database
         frame = pl.read_database(query, connection, infer_schema_length=None)
@@ -251,10 +252,16 @@ def read_table(
     frame = frame.select(_as_text(name, dtype) for name, dtype in frame.schema.items())
     frame = frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.UInt32).alias(LINE))
     header = [info.columns[name][0] for name in columns]
+    return RawCsv(header=header, frame=frame, sha256="", blank_lines=0)
+
+
+def checksum(name: str, header: list[str], frame: pl.DataFrame) -> str:
+    """A table read from a database, checksummed as the CSV file it would be (``name`` and a
+    newline, then ``frame`` without its ``_line``, under ``header``): the same rows give the
+    same checksum, so the next read of an unchanged database is "unchanged"."""
     body = frame.drop(LINE)
     body = body.rename(dict(zip(body.columns, header, strict=True)))
-    sha = hashlib.sha256(f"{info.name}\n".encode() + body.write_csv().encode()).hexdigest()
-    return RawCsv(header=header, frame=frame, sha256=sha, blank_lines=0)
+    return hashlib.sha256(f"{name}\n{body.write_csv()}".encode()).hexdigest()
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:

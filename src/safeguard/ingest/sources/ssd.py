@@ -577,6 +577,8 @@ def as_at_month_end(export: SsdExport, month: Month, contract: Contract, read: s
     is counted in ``export.not_loaded``; a date that cannot be read stays for the validator.
     Each table's checksum is then that of the rows kept, so rows added after the month's end
     leave the month's extract "unchanged"."""
+    from safeguard.ingest.sources import database  # SQLAlchemy: only when one is read
+
     end = month.last_day
     after = f"after {end.isoformat()}"
     for tname, (file, raw) in list(export.raws.items()):
@@ -624,9 +626,7 @@ def as_at_month_end(export: SsdExport, month: Month, contract: Contract, read: s
             )
         )
         # the checksum of what is kept: a day's new rows after the month leave it "unchanged"
-        body = frame.drop(LINE)
-        body = body.rename(dict(zip(body.columns, raw.header, strict=True)))
-        sha = hashlib.sha256(f"{tname}\n{body.write_csv()}".encode()).hexdigest()
+        sha = database.checksum(tname, raw.header, frame)
         export.raws[tname] = (file, replace(raw, frame=frame, sha256=sha))
 
 
