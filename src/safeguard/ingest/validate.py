@@ -801,17 +801,7 @@ def validate_extract(
     readable: dict[str, tuple[str, RawCsv, dict[str, int]]] = {}
     shas: dict[str, str] = {}
     for name, path in paths.items():
-        try:
-            raw = read_csv_file(path, encoding)
-        except FileProblem as problem:
-            if problem.raw is None or _holds_children(contract.tables[name]):
-                problems.append(_refusal(path.name, problem))
-                continue
-            raw = problem.raw
-            problems.append(_no_rows(name, path.name, month, store))
-        shas[name] = raw.sha256
-        _admit(name, path.name, raw, contract, problems, readable)
-
+        _read_one(name, path, encoding, month, contract, store, problems, readable, shas)
     files = {name: path.name for name, path in paths.items()}
     return _validate(
         readable,
@@ -826,6 +816,32 @@ def validate_extract(
         encoding=encoding,
         store=store,
     )
+
+
+def _read_one(
+    name: str,
+    path: Path,
+    encoding: str | None,
+    month: Month,
+    contract: Contract,
+    store: StoreHeld | None,
+    problems: list[dict[str, Any]],
+    readable: dict[str, tuple[str, RawCsv, dict[str, int]]],
+    shas: dict[str, str],
+) -> None:
+    """Read one table's file into ``readable`` (its checksum into ``shas``), or say in
+    ``problems`` why it cannot be (a header-only file loads empty, bar person.csv). A
+    function of its own so that no reference to the text outlives ``readable``'s."""
+    try:
+        raw = read_csv_file(path, encoding)
+    except FileProblem as problem:
+        if problem.raw is None or _holds_children(contract.tables[name]):
+            problems.append(_refusal(path.name, problem))
+            return
+        raw = problem.raw
+        problems.append(_no_rows(name, path.name, month, store))
+    shas[name] = raw.sha256
+    _admit(name, path.name, raw, contract, problems, readable)
 
 
 def _holds_children(table: Table) -> bool:
@@ -918,12 +934,12 @@ def _validate(
     year_start: date | None = None,
 ) -> ExtractResult:
     """Every row check on the tables read, and the report: common to extracts and returns.
+    ``readable`` is emptied once its rows are parsed, so the files' text is not kept.
     ``parts`` names, for a return, the part of it each table's rows came from; ``year_start``,
     for a return bounded by its year (the CIN census), the year's first day."""
     planned: dict[str, _Planned] = {}
     plans: dict[str, pl.LazyFrame] = {}
-    # three collects in all, each over every table at once: the probes, the single-table
-    # checks, the checks across tables
+    # the probes and the checks across tables are each one collect over every table at once
     probes = pl.collect_all(
         [_probe(contract.tables[name], raw, pos) for name, (_, raw, pos) in readable.items()]
     )
@@ -931,7 +947,14 @@ def _validate(
         plans[name], planned[name] = _plan(
             name, file, contract.tables[name], raw, pos, contract, month, probed, year_start
         )
-    frames = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
+    # a table at a time, each file's text let go once it is parsed (finishing needs only its
+    # checksum and blank lines): the text of every file and every parsed table were the
+    # largest thing held (at scale 100, 1.8 GB); polars runs each table's columns in parallel
+    frames: dict[str, pl.DataFrame] = {}
+    for name in list(plans):
+        frames[name] = plans.pop(name).collect()
+        readable.pop(name)
+        planned[name].raw = replace(planned[name].raw, frame=planned[name].raw.frame.clear())
     crossed: dict[str, pl.LazyFrame] = {}
     not_run: list[str] = []
     id_sets: dict[str, pl.Series] = {}
