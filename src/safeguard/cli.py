@@ -15,16 +15,20 @@ import math
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from safeguard import __version__
-from safeguard.errors import DataError, InternalError, SafeguardError, StoreError
+from safeguard.errors import ConfigError, DataError, InternalError, SafeguardError, StoreError
 from safeguard.periods import Month
+
+if TYPE_CHECKING:
+    from safeguard.ingest.target import StatutoryReturn
 
 log = logging.getLogger("safeguard")
 
@@ -324,28 +328,13 @@ def _year_option(func: Any) -> Any:
     )(func)
 
 
-def _resolve(path: Path | None, month: Month | None, raw_dir: Path) -> tuple[Path, Month]:
-    """The extract folder and its month, from a path, a month, or both."""
-    if path is None:
-        if month is None:
-            raise click.UsageError("give an extract folder, or --month YYYY-MM")
-        path = raw_dir / str(month)
-        if not path.is_dir():
-            raise click.UsageError(f"no extract folder {path} for --month {month}")
-        return path, month
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """A command line the library cannot read (``ConfigError``) as click's usage error."""
     try:
-        named = Month.parse(path.name)
-    except ValueError:
-        named = None
-    if month is None:
-        if named is None:
-            raise click.UsageError(
-                f"cannot tell the month of {path}: name the folder YYYY-MM or pass --month"
-            )
-        return path, named
-    if named is not None and named != month:
-        raise click.UsageError(f"--month {month} disagrees with the folder name {path.name}")
-    return path, month
+        yield
+    except ConfigError as exc:
+        raise click.UsageError(exc.message) from None
 
 
 def _finish(
@@ -399,38 +388,10 @@ def _database_options(command: F) -> F:
     )(command)
 
 
-def _from_database(
-    settings: Any, path: Path | None, month: Month | None, format_name: str
-) -> tuple[Any, Path | None, Month]:
-    """With a database in the settings: the database, the folder of local tables beside it
-    (PATH, or the raw folder of --month when there is one) and the month."""
-    from safeguard.ingest.sources.database import database_of
-
-    database = database_of(settings)
-    assert database is not None
-    if format_name not in ("auto", "extract"):
-        raise click.UsageError(
-            "--database reads the SSD's tables as a monthly extract; a statutory return is a "
-            "file or folder (leave out --database)"
-        )
-    if path is not None and path.is_file():
-        raise click.UsageError(
-            f"{path} is a file: with --database, PATH is a folder of local tables"
-        )
-    if path is None:
-        if month is None:
-            raise click.UsageError(
-                "--database needs --month YYYY-MM: the month whose end the extract is read at"
-            )
-        folder = settings.raw_dir / str(month)
-        return database, folder if folder.is_dir() else None, month
-    folder, month = _resolve(path, month, settings.raw_dir)
-    return database, folder, month
-
-
 @cli.command()
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @_check_options
+@setting("--raw-dir", "raw_dir", "Where extract folders named YYYY-MM arrive.")
 @setting("--processed-dir", "processed_dir", "The processed store (read, never written).")
 @_database_options
 @_year_option
@@ -445,14 +406,15 @@ def validate(
     strict: bool | None,
     report_json: Path | None,
     report_csv: Path | None,
+    raw_dir: Path | None,
     processed_dir: Path | None,
     database: str | None,
     database_schema: str | None,
     year: int | None,
     format_name: str,
 ) -> None:
-    """Check an extract folder (or one of its files, or the SSD in a database) and write
-    nothing to the store.
+    """Check an extract folder (or one of its files, the raw folder of --month, or the SSD
+    in a database) and write nothing to the store.
 
     Exits 1 when ingest would refuse the extract (a file-level error, or any problem with
     --strict). A reference the extract does not hold is looked up in the processed store,
@@ -460,57 +422,41 @@ def validate(
 
     \b
     safeguard validate data/raw/2015-10 --report-csv problems.csv
+    safeguard validate --month 2015-10
     safeguard validate data/raw/2015-10/contacts.csv
     safeguard validate --database postgresql+psycopg://reporting@host/ssd --month 2015-10
     """
     from safeguard.console import verdict
-    from safeguard.ingest.sources import detect
     from safeguard.ingest.stage import validate as run_validate
+    from safeguard.ingest.target import StatutoryReturn, resolve
 
     project = _session(ctx).project(
         encoding=encoding,
         max_quarantine=max_quarantine,
         strict=strict,
+        raw_dir=raw_dir,
         processed_dir=processed_dir,
         database=database,
         database_schema=database_schema,
     )
     settings = project.settings
-    db = folder = None
-    if settings.database is not None:  # the SSD from the database; PATH holds local tables
-        db, folder, month = _from_database(settings, path, month, format_name)
-    else:
-        if path is None:
-            raise click.UsageError("give an extract folder or file (or --database URL --month M)")
-        if format_name == "auto":
-            format_name = detect(path) or "extract"
-        if format_name != "extract":  # a statutory return: checked as ingest would, not written
-            _ingest_return(
-                project,
-                path,
-                format_name,
-                _return_month(month, year),
-                None,
-                report_json,
-                report_csv,
-                today=_session(ctx).today,
-                consult=settings.processed_dir,  # says when ingest would need --replace
-            )
-            return
-        if year is not None:
-            raise click.UsageError(
-                "--year is for a statutory return; a monthly extract has --month"
-            )
-        if path.is_file():
-            _, month = _resolve(path.parent, month, path.parent.parent)
-            folder = path
-        else:
-            folder, month = _resolve(path, month, path.parent)
-    assert month is not None
+    with _usage_errors():
+        target = resolve(settings, path, month, year, format_name, checking=True)
+    if isinstance(target, StatutoryReturn):  # checked as ingest would, not written
+        _ingest_return(
+            project,
+            target,
+            None,
+            report_json,
+            report_csv,
+            today=_session(ctx).today,
+            consult=settings.processed_dir,  # says when ingest would need --replace
+        )
+        return
     contract = project.contract
     report = run_validate(
-        folder,
-        month,
+        target.folder,
+        target.month,
         contract,
         encoding=settings.encoding,
         max_quarantine=settings.max_quarantine,
@@ -518,7 +464,7 @@ def validate(
         processed=settings.processed_dir,  # issue 14: references looked up in the store too
         pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
         today=_session(ctx).today,
-        database=db,
+        database=target.database,
         environ=os.environ,  # a database's password (SAFEGUARD_DATABASE_PASSWORD)
     )
     said = verdict(report, settings.strict, dry_run=True) + _not_loaded(report)
@@ -575,8 +521,8 @@ def ingest(
     safeguard ingest --database mssql+pyodbc://reporting@server/ssd?driver=... --month 2015-10
     """
     from safeguard.console import verdict
-    from safeguard.ingest.sources import detect
     from safeguard.ingest.stage import ingest as run_ingest
+    from safeguard.ingest.target import StatutoryReturn, resolve
 
     project = _session(ctx).project(
         encoding=encoding,
@@ -588,19 +534,12 @@ def ingest(
         database_schema=database_schema,
     )
     settings = project.settings
-    db = None
-    if settings.database is not None:
-        db, folder_or_none, month = _from_database(settings, path, month, format_name)
-        format_name = "extract"
-    if format_name == "auto" and path is not None:
-        format_name = detect(path) or "extract"
-    if format_name not in ("auto", "extract"):
-        assert path is not None
+    with _usage_errors():
+        target = resolve(settings, path, month, year, format_name, checking=False, replace=replace)
+    if isinstance(target, StatutoryReturn):
         _ingest_return(
             project,
-            path,
-            format_name,
-            _return_month(month, year),
+            target,
             settings.processed_dir,
             report_json,
             report_csv,
@@ -608,22 +547,9 @@ def ingest(
             today=_session(ctx).today,
         )
         return
-    if year is not None or replace:
-        raise click.UsageError(
-            "--year and --replace are for a statutory return; a monthly extract has --month, "
-            "and a re-delivered month replaces the one held"
-        )
-    if path is not None and path.is_file():
-        raise click.UsageError(
-            f"{path} is a file but not a CIN census, SSDA903 table or Annex A workbook: give "
-            "a monthly extract's folder (or name the format with --format)"
-        )
-    if db is None:
-        folder_or_none, month = _resolve(path, month, settings.raw_dir)
-    assert month is not None
     outcome = run_ingest(
-        folder_or_none,
-        month,
+        target.folder,
+        target.month,
         project.contract,
         settings.processed_dir,
         strict=settings.strict,
@@ -632,7 +558,7 @@ def ingest(
         authority=project.authority,
         pipelines=project.pipelines,  # an SSD export's mapping: sources/ssd.yaml
         today=_session(ctx).today,
-        database=db,
+        database=target.database,
         environ=os.environ,
     )
     said = verdict(outcome.report, settings.strict, dry_run=False, action=outcome.action)
@@ -642,7 +568,7 @@ def ingest(
         and outcome.report.quarantined
         and outcome.action == "written"
     ):
-        where = outcome.generation / "extracts" / str(month)
+        where = outcome.generation / "extracts" / str(target.month)
         said += f"\nQuarantined rows and the full report: {where}"
     _finish(outcome.report, project.contract, settings.strict, said, report_json, report_csv)
 
@@ -657,23 +583,9 @@ def _not_loaded(report: Any) -> str:
     )
 
 
-def _return_month(month: Month | None, year: int | None) -> Month | None:
-    """The month a return's reader is given: --year's 31 March, or --month (they must agree)."""
-    if year is None:
-        return month
-    if month is not None and (month.year if month.month <= 3 else month.year + 1) != year:
-        raise click.UsageError(
-            f"--month {month} is not in the collection year --year {year} names "
-            f"(April {year - 1} to March {year}): give one of them"
-        )
-    return Month(year, 3)
-
-
 def _ingest_return(
     project: Any,
-    path: Path,
-    format_name: str,
-    month: Month | None,
+    target: StatutoryReturn,
     processed_dir: Path | None,
     report_json: Path | None,
     report_csv: Path | None,
@@ -692,12 +604,12 @@ def _ingest_return(
     settings = project.settings
     contract = project.contract
     done = ingest_return(
-        path,
+        target.path,
         contract,
         processed_dir,
         project.pipelines,
-        format_name=format_name,
-        month=month,
+        format_name=target.format_name,
+        month=target.month,
         strict=settings.strict,
         max_quarantine=settings.max_quarantine,
         authority=project.authority,
@@ -715,7 +627,7 @@ def _ingest_return(
     refused = show_returns(
         done,
         contract,
-        format_name,
+        target.format_name,
         console(),
         strict=settings.strict,
         echo=click.echo,
