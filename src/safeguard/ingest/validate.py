@@ -964,10 +964,18 @@ def _validate(
             plan, frames, contract, not_run, id_sets, store, found_in_store
         )
         plan.checks += extra
+    child_ids = _child_ids(frames, contract)
+    # the checked frames hold every column of the parsed ones: those go, and each checked
+    # frame goes once its table is finished, so a table's loaded rows are never held beside
+    # every table's parsed and checked rows
+    names = list(crossed)
+    checked = pl.collect_all([crossed.pop(name) for name in names])
+    frames.clear()
+    checked.reverse()
     results: dict[str, TableResult] = {}
-    for name, frame in zip(crossed, pl.collect_all(list(crossed.values())), strict=True):
+    for name in names:
         planned[name].where = (parts or {}).get(name, "")
-        results[name] = _finish(planned[name], frame, max_quarantine)
+        results[name] = _finish(planned[name], checked.pop(), max_quarantine)
 
     outcomes = {name: r.outcome for name, r in results.items()}
     for name, file in files.items():  # files refused before their rows were read
@@ -985,7 +993,7 @@ def _validate(
         issues=issues,
         store=store.label if store is not None else None,
         found_in_store=found_in_store,
-        child_ids=_child_ids(frames, contract),
+        child_ids=child_ids,
     )
     return ExtractResult(report, results)
 
