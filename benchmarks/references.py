@@ -56,6 +56,14 @@ INDICATORS = (
     "cp_plans_open",
 )
 
+# care episodes, each with the end of the child's episode before it: a period of care (and a
+# placement) starts where that is not this episode's start (3+ placements and reviews read it)
+_ORDERED_EPISODES = """ordered AS (
+            SELECT *, lag(clae_cla_episode_ceased_date) OVER w AS previous_end
+            FROM cla_episodes
+            WINDOW w AS (PARTITION BY clae_person_id ORDER BY clae_cla_episode_start_date)
+        )"""
+
 # each query yields (month, numerator, denominator) for the 24 months in ``months``
 QUERIES: dict[str, str] = {
     "referrals_rate_per_10k": """
@@ -128,11 +136,9 @@ QUERIES: dict[str, str] = {
                                WHEN 'INITIAL' THEN 10 WHEN 'CORE' THEN 35 ELSE 45 END
         GROUP BY m.month""",
     "cla_3plus_placements_pct": """
-        WITH ordered AS (
-            SELECT *, lag(clae_cla_episode_ceased_date) OVER w AS previous_end
-            FROM cla_episodes
-            WINDOW w AS (PARTITION BY clae_person_id ORDER BY clae_cla_episode_start_date)
-        ),
+        WITH """
+    + _ORDERED_EPISODES
+    + """,
         flagged AS (
             SELECT *,
                    (previous_end IS NULL OR previous_end <> clae_cla_episode_start_date)
@@ -173,11 +179,9 @@ QUERIES: dict[str, str] = {
         FROM looked_after l LEFT JOIN counts c USING (month, clae_person_id)
         GROUP BY l.month""",
     "cla_reviews_on_time_pct": """
-        WITH ordered AS (
-            SELECT *, lag(clae_cla_episode_ceased_date) OVER w AS previous_end
-            FROM cla_episodes
-            WINDOW w AS (PARTITION BY clae_person_id ORDER BY clae_cla_episode_start_date)
-        ),
+        WITH """
+    + _ORDERED_EPISODES
+    + """,
         numbered AS (
             SELECT *,
                    sum((previous_end IS NULL
