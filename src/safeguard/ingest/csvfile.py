@@ -199,17 +199,20 @@ def _first_bad_quote(text: str, ncols: int) -> int | None:
     return None
 
 
-def _read_plain(data: bytes) -> RawCsv | None:
+def _read_plain(data: bytes, digest: Future[str] | None = None) -> RawCsv | None:
     """The common case, read at the speed of the parser alone: a UTF-8 file without a single
     double quote, whose every line has exactly the header's number of commas. Then each line
     is one record (no quoted newlines), so record ``i`` is on line ``i + 2``, and polars'
     own checks (too many fields, invalid UTF-8) leave nothing for the structure scan to find.
     Anything else returns None and takes the full path, which explains what is wrong.
+    ``digest`` is the file's checksum being computed beside the parse (started here if not
+    given; ``read_csv_bytes`` starts it, so the full path does not compute it again).
     """
     if b'"' in data or b"\n" not in data or data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None
     _sniff_binary(data)
-    digest = _sha256_beside(data)  # of the file as it is, byte-order mark included
+    if digest is None:
+        digest = _sha256_beside(data)  # of the file as it is, byte-order mark included
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
     header_end = data.index(b"\n")
@@ -253,11 +256,12 @@ def _read_plain(data: bytes) -> RawCsv | None:
 
 def read_csv_bytes(data: bytes, encoding: str | None = None) -> RawCsv:
     """Parse a whole CSV file's bytes; raise ``FileProblem`` for anything file-level."""
+    pending = _sha256_beside(data)  # of the file as it is, byte-order mark included
     if encoding is None:
-        plain = _read_plain(data)
+        plain = _read_plain(data, pending)
         if plain is not None:
             return plain
-    digest = sha256_of(data)
+    digest = pending.result()  # once, whichever path reads the file
     if re.search(rb"[^\s\xef\xbb\xbf]", data) is None:
         raise FileProblem("empty-file", "is empty")
     _sniff_binary(data)
