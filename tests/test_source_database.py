@@ -149,6 +149,19 @@ def _ingest(
     return outcome
 
 
+def _read_again(processed: Path, contract: Contract, url: str) -> IngestOutcome:
+    """The same month read from the database at ``url`` again, into the same store."""
+    return ingest(None, OCT, contract, processed, pipelines=PIPELINES, database=Database(url))
+
+
+def _execute(url: str, statement: str) -> None:
+    """One statement run on the database at ``url``, committed (the case system at work)."""
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(statement))
+    engine.dispose()
+
+
 def _same_figures_and_rows(contract: Contract, a: Path, b: Path) -> None:
     """The two stores hold the same rows of every table and give every indicator's same
     value, numerator, denominator and status for October 2015's 24 months."""
@@ -273,9 +286,7 @@ def test_the_same_database_again_is_unchanged(
     sqlite_url: str, contract: Contract, tmp_path: Path
 ) -> None:
     _ingest(tmp_path / "db", contract, database=Database(sqlite_url))
-    again = ingest(
-        None, OCT, contract, tmp_path / "db", pipelines=PIPELINES, database=Database(sqlite_url)
-    )
+    again = _read_again(tmp_path / "db", contract, sqlite_url)
     assert again.action == "unchanged"
 
 
@@ -290,18 +301,12 @@ def test_a_database_whose_rows_changed_is_written_again(
     first = _ingest(tmp_path / "db", contract, database=Database(url))
     sums = Store(tmp_path / "db").manifest().extracts["2015-10"].checksums()
     assert all(len(sha) == 64 for sha in sums.values()), sums
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:  # a contact's source corrected in the case system
-        connection.execute(
-            sa.text(
-                "UPDATE ssd_contacts SET cont_contact_source_code = '1B' WHERE cont_contact_id = "
-                "(SELECT min(cont_contact_id) FROM ssd_contacts)"
-            )
-        )
-    engine.dispose()
-    again = ingest(
-        None, OCT, contract, tmp_path / "db", pipelines=PIPELINES, database=Database(url)
+    _execute(  # a contact's source corrected in the case system
+        url,
+        "UPDATE ssd_contacts SET cont_contact_source_code = '1B' WHERE cont_contact_id = "
+        "(SELECT min(cont_contact_id) FROM ssd_contacts)",
     )
+    again = _read_again(tmp_path / "db", contract, url)
     assert (first.action, again.action) == ("written", "written")
     changed = Store(tmp_path / "db").manifest().extracts["2015-10"].checksums()
     assert [t for t in sums if sums[t] != changed[t]] == ["contacts"]
@@ -418,18 +423,12 @@ def test_rows_added_after_the_month_leave_its_extract_unchanged(
     _a_week_later(converted[0], tmp_path / "later", contacts=1)
     load_database(sa.create_engine(url), tmp_path / "later", typed=False)
     _ingest(tmp_path / "db", contract, database=Database(url))
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:  # the next day: another November contact
-        connection.execute(
-            sa.text(
-                "INSERT INTO ssd_contacts (cont_contact_id, cont_person_id, cont_contact_date) "
-                "VALUES ('CNOV9', 'P000603', '2015-11-09 09:00')"
-            )
-        )
-    engine.dispose()
-    again = ingest(
-        None, OCT, contract, tmp_path / "db", pipelines=PIPELINES, database=Database(url)
+    _execute(  # the next day: another November contact
+        url,
+        "INSERT INTO ssd_contacts (cont_contact_id, cont_person_id, cont_contact_date) "
+        "VALUES ('CNOV9', 'P000603', '2015-11-09 09:00')",
     )
+    again = _read_again(tmp_path / "db", contract, url)
     assert again.action == "unchanged"
     assert again.not_loaded["ssd_contacts: rows starting after 2015-10-31"] == 2
 
