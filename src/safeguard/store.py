@@ -637,13 +637,18 @@ def _sorted_by(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame if frame.get_column(column).is_sorted() else frame.sort(column)
 
 
-def _ids_once(frame: pl.DataFrame, column: str) -> bool:
-    """Whether ``frame``, sorted by ``column``, holds each id once and no blank one (a linear
+def _same_as_next(ids: pl.Series) -> pl.Series:
+    """For each of sorted ``ids`` but the last, whether the next one is the same (a linear
     comparison of neighbours, no hashing)."""
+    return ids.slice(1) == ids.slice(0, max(ids.len() - 1, 0))
+
+
+def _ids_once(frame: pl.DataFrame, column: str) -> bool:
+    """Whether ``frame``, sorted by ``column``, holds each id once and no blank one."""
     ids = frame.get_column(column)
     if ids.null_count():
         return False
-    return ids.len() < 2 or not (ids.slice(1) == ids.slice(0, ids.len() - 1)).any()
+    return not _same_as_next(ids).any()
 
 
 def _advance_sorted(
@@ -674,7 +679,7 @@ def _advance_sorted(
     merged = held.merge_sorted(fresh, key=id_column)
     # neighbours compared once, eagerly (as expressions, each query of three recomputed them)
     ids, hashes = merged.get_column(id_column), merged.get_column("__hash")
-    same = ids.slice(1) == ids.slice(0, max(ids.len() - 1, 0))
+    same = _same_as_next(ids)
     with_previous = pl.concat([pl.Series([False]), same]).head(ids.len())
     with_next = pl.concat([same, pl.Series([False])]).head(ids.len())
     pairs = merged.with_columns(
